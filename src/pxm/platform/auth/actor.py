@@ -1,0 +1,35 @@
+"""Who is acting: passed explicitly into every service function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pxm.platform.auth.permissions import Permission, permissions_for
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "user", "token", "system"
+    name: str  # username, or a system component name
+    role: str
+    user_id: int | None = None
+    request_id: str | None = None
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    @classmethod
+    def for_user(cls, user_id: int, username: str, role: str, *, kind: str = "user",
+                 request_id: str | None = None) -> Actor:
+        return cls(kind=kind, name=username, role=role, user_id=user_id, request_id=request_id,
+                   permissions=permissions_for(role))
+
+    @classmethod
+    def system(cls, component: str, request_id: str | None = None) -> Actor:
+        return cls(kind="system", name=component, role="admin", request_id=request_id,
+                   permissions=permissions_for("admin"))
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions

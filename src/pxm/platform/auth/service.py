@@ -1,0 +1,150 @@
+"""Passwords (argon2id), login with throttling, server-side sessions and hashed API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pxm.platform.audit import record
+from pxm.platform.auth.actor import Actor
+from pxm.platform.auth.models import ApiToken, User, WebSession
+from pxm.platform.auth.permissions import Role
+from pxm.platform.config import Settings
+from pxm.platform.db.base import utcnow
+from pxm.platform.http.errors import APIError, Conflict
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash("pxm-timing-equaliser")
+TOKEN_PREFIX = "pxm_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def validate_password(password: str) -> None:
+    if len(password) < 10:
+        raise APIError(422, "weak_password", "password must be at least 10 characters long")
+
+
+def create_user(session: Session, actor: Actor, *, username: str, display_name: str, role: str,
+                password: str) -> User:
+    if role not in {r.value for r in Role}:
+        raise APIError(422, "invalid_role", f"unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}")
+    validate_password(password)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, display_name=display_name, role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", "user", user.id, details={"username": username, "role": role})
+    return user
+
+
+class LoginError(APIError):
+    def __init__(self, message: str = "wrong username or password", status: int = 401,
+                 code: str = "login_failed") -> None:
+        super().__init__(status, code, message)
+
+
+def authenticate(session: Session, settings: Settings, username: str, password: str,
+                 request_id: str | None = None) -> User:
+    """Check a password. Failures count towards a temporary lock-out; every attempt is audited."""
+    now = utcnow()
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    system = Actor.system("auth", request_id=request_id)
+    if user is None or not user.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)  # same cost whether or not the user exists
+        except VerificationError:
+            pass
+        record(session, system, "auth.login", "user", None, outcome="failure", details={"reason": "unknown user"})
+        raise LoginError()
+    if user.locked_until is not None and user.locked_until > now:
+        record(session, system, "auth.login", "user", user.id, outcome="denied", details={"reason": "locked"})
+        wait = int((user.locked_until - now).total_seconds() // 60) + 1
+        raise LoginError(f"too many failed attempts; try again in {wait} minute(s)", 429, "login_throttled")
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.login_max_failures:
+            user.locked_until = now + dt.timedelta(minutes=settings.login_lockout_minutes)
+            user.failed_logins = 0
+        record(session, system, "auth.login", "user", user.id, outcome="failure", details={"reason": "password"})
+        raise LoginError() from None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    record(session, Actor.for_user(user.id, user.username, user.role, request_id=request_id), "auth.login",
+           "user", user.id)
+    return user
+
+
+def start_session(session: Session, user: User) -> tuple[str, WebSession]:
+    """Return the cookie token (shown once) and the stored session (which keeps only its hash)."""
+    token = secrets.token_urlsafe(32)
+    ws = WebSession(id=sha256(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32))
+    session.add(ws)
+    session.flush()
+    return token, ws
+
+
+def resolve_session(session: Session, settings: Settings, token: str) -> tuple[User, WebSession] | None:
+    """Find a live session: not revoked, idle under the limit, younger than the absolute limit."""
+    ws = session.get(WebSession, sha256(token))
+    if ws is None or ws.revoked:
+        return None
+    now = utcnow()
+    if now - ws.last_seen_at > dt.timedelta(minutes=settings.session_idle_minutes):
+        return None
+    if now - ws.created_at > dt.timedelta(hours=settings.session_absolute_hours):
+        return None
+    user = session.get(User, ws.user_id)
+    if user is None or not user.active:
+        return None
+    if now - ws.last_seen_at > dt.timedelta(seconds=30):  # avoid a write on every request
+        ws.last_seen_at = now
+    return user, ws
+
+
+def end_session(session: Session, token: str) -> None:
+    ws = session.get(WebSession, sha256(token))
+    if ws is not None:
+        ws.revoked = True
+
+
+def create_api_token(session: Session, actor: Actor, user: User, name: str,
+                     expires_at: dt.datetime | None = None) -> tuple[str, ApiToken]:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    tok = ApiToken(user_id=user.id, name=name, prefix=secret[:12], token_hash=sha256(secret), expires_at=expires_at)
+    session.add(tok)
+    session.flush()
+    record(session, actor, "token.create", "api_token", tok.id, details={"user": user.username, "name": name})
+    return secret, tok
+
+
+def resolve_api_token(session: Session, secret: str) -> User | None:
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    tok = session.execute(select(ApiToken).where(ApiToken.token_hash == sha256(secret))).scalar_one_or_none()
+    now = utcnow()
+    if tok is None or tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
+        return None
+    user = session.get(User, tok.user_id)
+    if user is None or not user.active:
+        return None
+    if tok.last_used_at is None or now - tok.last_used_at > dt.timedelta(minutes=1):
+        tok.last_used_at = now
+    return user

@@ -1,0 +1,54 @@
+"""Settings: the only reader of the environment (prefix ``PXM_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PXM_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/pxm.db"
+    # Directory that holds the session secret and the PHI keys; never inside the database.
+    key_dir: Path = Path("var/keys")
+    secret_key_file: Path | None = None
+    phi_key_file: Path | None = None
+    redis_url: str | None = None
+    # "embedded": an in-process worker inside `pxm serve`; "dramatiq": jobs go to Redis for `pxm worker`.
+    jobs_mode: str = Field(default="embedded", pattern="^(embedded|dramatiq)$")
+    jobs_poll_seconds: float = 1.0
+    jobs_sweep_seconds: float = 30.0
+    jobs_stale_seconds: float = 120.0
+    session_idle_minutes: int = 15
+    session_absolute_hours: int = 12
+    session_cookie_name: str = "pxm_session"
+    cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "UTC"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.key_dir / "secret.key"
+
+    @property
+    def phi_key_path(self) -> Path:
+        return self.phi_key_file or self.key_dir / "phi.key"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""JSON API conventions: error envelope, pagination, idempotency keys, request ids."""

@@ -1,0 +1,61 @@
+"""``Idempotency-Key`` on POSTs that create: a replay returns the first response; a new body is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pxm.platform.auth.actor import Actor
+from pxm.platform.http.errors import APIError
+from pxm.platform.http.models import IdempotencyRecord
+
+
+def idempotency_key(
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", max_length=200,
+        description="Retry-safe key: a replay returns the first response",
+    ),
+) -> str | None:
+    return idempotency_key
+
+
+def body_fingerprint(body: Any) -> str:
+    data = jsonable_encoder(body)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def run_idempotent(
+    session: Session,
+    actor: Actor,
+    request: Request,
+    key: str | None,
+    body: Any,
+    create: Callable[[], Any],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run ``create`` once per (actor, key); store and replay its response."""
+    if key is None:
+        return JSONResponse(jsonable_encoder(create()), status_code=status_code)
+    fingerprint = body_fingerprint(body)
+    prior = session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.actor == actor.label, IdempotencyRecord.key == key)
+    ).scalar_one_or_none()
+    if prior is not None:
+        if prior.body_hash != fingerprint or prior.path != request.url.path:
+            raise APIError(422, "idempotency_key_reused",
+                           "this Idempotency-Key was already used with a different request body or path")
+        return JSONResponse(prior.response_body, status_code=prior.status_code,
+                            headers={"Idempotent-Replayed": "true"})
+    payload = jsonable_encoder(create())
+    session.add(IdempotencyRecord(actor=actor.label, key=key, method=request.method, path=request.url.path,
+                                  body_hash=fingerprint, status_code=status_code, response_body=payload))
+    session.flush()
+    return JSONResponse(payload, status_code=status_code)

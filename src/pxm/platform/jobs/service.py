@@ -1,0 +1,160 @@
+"""Enqueue, claim, run and re-drive outbox jobs.
+
+Delivery is at-least-once: a job is claimed (status ``running``, committed), then its handler runs
+in a new transaction that also marks the job ``done``; the handler's database effects and the
+``done`` mark commit together. A worker that dies mid-job leaves the row ``running``; the sweep
+returns it to ``pending`` once its lock is stale, and the job runs again from a clean slate.
+Handlers must be idempotent for effects outside the database (use the job id as a delivery key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from pxm.platform.db.base import utcnow
+from pxm.platform.jobs.models import Job
+
+log = logging.getLogger("pxm.jobs")
+
+Handler = Callable[[Session, Job], dict[str, Any] | None]
+_HANDLERS: dict[str, Handler] = {}
+# Called after a commit that created jobs (dramatiq mode sends a message per job id).
+_after_enqueue: list[Callable[[list[int]], None]] = []
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that processes jobs of ``kind``."""
+
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedupe_key: str | None = None,
+    run_after: dt.datetime | None = None,
+    max_attempts: int = 8,
+) -> Job:
+    """Write a job row in the caller's transaction. With a ``dedupe_key`` an existing job is returned."""
+    if dedupe_key is not None:
+        existing = session.execute(select(Job).where(Job.dedupe_key == dedupe_key)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+    job = Job(kind=kind, payload=payload or {}, dedupe_key=dedupe_key,
+              run_after=run_after or utcnow(), max_attempts=max_attempts)
+    session.add(job)
+    session.flush()
+    session.info.setdefault("pxm_new_jobs", []).append(job.id)
+    return job
+
+
+def notify_committed(session: Session) -> None:
+    """Tell listeners (the Dramatiq broker) about jobs created in a transaction that just committed."""
+    ids = session.info.pop("pxm_new_jobs", [])
+    if ids:
+        for listener in _after_enqueue:
+            listener(ids)
+
+
+def add_enqueue_listener(fn: Callable[[list[int]], None]) -> None:
+    _after_enqueue.append(fn)
+
+
+def _claim(session_factory: sessionmaker[Session], job_id: int, worker: str) -> bool:
+    now = utcnow()
+    with session_factory() as s, s.begin():
+        res = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "pending", Job.run_after <= now)
+            .values(status="running", locked_by=worker, locked_at=now, attempts=Job.attempts + 1)
+        )
+        return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def run_job(session_factory: sessionmaker[Session], job_id: int, worker: str = "inline") -> str:
+    """Claim and run one job. Returns its status afterwards ("skipped" if someone else has it)."""
+    if not _claim(session_factory, job_id, worker):
+        return "skipped"
+    try:
+        with session_factory() as s, s.begin():
+            job = s.get(Job, job_id)
+            assert job is not None
+            fn = _HANDLERS.get(job.kind)
+            if fn is None:
+                raise LookupError(f"no handler registered for job kind {job.kind!r}")
+            result = fn(s, job)
+            job.status = "done"
+            job.result = result
+            job.finished_at = utcnow()
+            job.last_error = None
+        notify_committed(s)
+        return "done"
+    except Exception as exc:  # the handler failed: record it and schedule a retry
+        log.warning("job failed", extra={"job_id": job_id, "error": type(exc).__name__})
+        with session_factory() as s, s.begin():
+            job = s.get(Job, job_id)
+            assert job is not None
+            job.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
+            job.locked_by = None
+            if job.attempts >= job.max_attempts:
+                job.status = "dead"
+                job.finished_at = utcnow()
+            else:
+                job.status = "pending"
+                job.run_after = utcnow() + dt.timedelta(seconds=min(2 ** job.attempts, 600))
+            return job.status
+
+
+def due_job_ids(session: Session, limit: int = 100) -> list[int]:
+    rows = session.execute(
+        select(Job.id).where(Job.status == "pending", Job.run_after <= utcnow()).order_by(Job.id).limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+def run_pending(session_factory: sessionmaker[Session], worker: str = "inline", limit: int = 100) -> int:
+    """Run every due job (used by the embedded worker and by tests). Returns how many ran."""
+    with session_factory() as s:
+        ids = due_job_ids(s, limit)
+    ran = 0
+    for job_id in ids:
+        if run_job(session_factory, job_id, worker) != "skipped":
+            ran += 1
+    return ran
+
+
+def sweep(session: Session, stale_after: dt.timedelta) -> int:
+    """Return jobs whose worker vanished (lock older than ``stale_after``) to pending."""
+    cutoff = utcnow() - stale_after
+    res = session.execute(
+        update(Job)
+        .where(Job.status == "running", or_(Job.locked_at.is_(None), Job.locked_at < cutoff))
+        .values(status="pending", locked_by=None, locked_at=None, last_error="re-driven by sweep")
+    )
+    return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def counts(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
+    return {status: n for status, n in rows}
+
+

@@ -1,0 +1,9 @@
+"""Every table of PXM, imported for Alembic autogenerate. Add each feature's models module here."""
+
+from pxm.platform.audit import models as audit_models
+from pxm.platform.auth import models as auth_models
+from pxm.platform.http import models as http_models
+from pxm.platform.jobs import models as jobs_models
+from pxm.platform.people import models as people_models
+
+__all__ = ["audit_models", "auth_models", "http_models", "jobs_models", "people_models"]
