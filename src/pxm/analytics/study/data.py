@@ -146,11 +146,12 @@ def _to_number(value: Any) -> float | None:
         return None
 
 
-def validate_data(df: pd.DataFrame, instrument: dict[str, Any], *, min_complete: int = 0
-                  ) -> tuple[pd.DataFrame, DataReport]:
+def validate_data(df: pd.DataFrame, instrument: dict[str, Any], *, min_complete: int = 0,
+                  check_scale: bool = True) -> tuple[pd.DataFrame, DataReport]:
     """Check answers against the instrument; return complete numeric rows (original row numbers as index).
 
-    ``min_complete`` is the number of complete rows the model needs (its free parameters, at least).
+    ``min_complete`` is the number of complete rows the model needs (its free parameters, at least);
+    ``check_scale=False`` accepts any real value (simulated continuous data).
     Raises ``StudyDataError`` with every problem found.
     """
     items = item_codes(instrument)
@@ -188,7 +189,7 @@ def validate_data(df: pd.DataFrame, instrument: dict[str, Any], *, min_complete:
             parsed = [float("nan") if v is None else v for v in parsed]
         col = np.array(parsed, dtype=float)
         numeric[item] = col
-        outside = ~np.isnan(col) & ((col < lo) | (col > hi))
+        outside = ~np.isnan(col) & ((col < lo) | (col > hi)) & check_scale
         if outside.any():
             by_value: dict[float, list[int]] = {}
             for r, v in zip(row_numbers[outside], col[outside], strict=True):
