@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from fastapi import Depends, HTTPException, Request
@@ -17,6 +18,27 @@ from pxm.platform.http.deps import get_db, get_settings_dep
 _bearer = HTTPBearer(auto_error=False, description="API token (pxm_...)")
 _cookie = APIKeyCookie(name="pxm_session", auto_error=False, description="browser session cookie")
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def submitted_csrf(request: Request) -> str | None:
+    """The CSRF token a request carries: the ``X-CSRF-Token`` header, else the ``csrf_token`` form field."""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.method not in SAFE_METHODS and request.headers.get("content-type", "").startswith(_FORM_TYPES):
+        form = await request.form()  # cached by Starlette: the route still sees the same form
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def csrf_matches(expected: str | None, submitted: str | None) -> bool:
+    return bool(expected) and bool(submitted) and hmac.compare_digest(str(expected), str(submitted))
+
 
 def current_actor(
     request: Request,
@@ -24,7 +46,13 @@ def current_actor(
     settings: Settings = Depends(get_settings_dep),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     cookie: str | None = Depends(_cookie),
+    csrf: str | None = Depends(submitted_csrf),
 ) -> Actor:
+    """Who is calling: a Bearer API token, else the session cookie.
+
+    Cookie-authenticated requests that change state (POST, PUT, PATCH, DELETE) must carry the session's CSRF
+    token (form field ``csrf_token`` or header ``X-CSRF-Token``); Bearer-token calls are exempt.
+    """
     request_id = getattr(request.state, "request_id", None)
     if bearer is not None:
         user = resolve_api_token(db, bearer.credentials)
@@ -38,12 +66,30 @@ def current_actor(
         found = resolve_session(db, settings, token)
         if found is not None:
             user, ws = found
+            if request.method not in SAFE_METHODS and not csrf_matches(ws.csrf_token, csrf):
+                raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
             request.state.web_session = ws
             actor = Actor.for_user(user.id, user.username, user.role, request_id=request_id)
             request.state.actor = actor
             return actor
         raise HTTPException(401, "your session has expired; please sign in again")
     raise HTTPException(401, "sign-in required", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_login(actor: Actor = Depends(current_actor)) -> Actor:
+    """Any signed-in user, whatever the role (own profile, own tokens, sign out)."""
+    return actor
+
+
+require_login.pxm_any_role = True  # type: ignore[attr-defined]
+
+
+def verify_csrf(request: Request, actor: Actor = Depends(current_actor),
+                csrf: str | None = Depends(submitted_csrf)) -> None:
+    """Explicit CSRF check for page form POSTs (``current_actor`` already enforces it for cookie sessions)."""
+    ws = getattr(request.state, "web_session", None)
+    if ws is not None and not csrf_matches(ws.csrf_token, csrf):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
 
 
 def require(permission: Permission) -> Callable[..., Actor]:

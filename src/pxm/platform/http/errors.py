@@ -54,9 +54,20 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
+def _html_page(request: Request, status: int, message: str) -> Any:
+    """A browser asking for a page gets the web layer's error page (registered as app.state.render_error_page)."""
+    renderer = getattr(request.app.state, "render_error_page", None)
+    if renderer is None or not _wants_html(request):
+        return None
+    return renderer(request, status, message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
-    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+    async def _api_error(request: Request, exc: APIError) -> Any:
+        page = _html_page(request, exc.status, exc.message)
+        if page is not None:
+            return page
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -72,11 +83,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
         if exc.status_code == 401 and _wants_html(request):
+            from urllib.parse import quote
+
             from fastapi.responses import RedirectResponse
 
-            return RedirectResponse("/login", status_code=303)
+            target = "/login" if request.url.path == "/" else "/login?next=" + quote(request.url.path, safe="/")
+            return RedirectResponse(target, status_code=303)
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        page = _html_page(request, exc.status_code, message)
+        if page is not None:
+            return page
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
