@@ -6,6 +6,10 @@ from fastapi import FastAPI
 
 
 def include_all(app: FastAPI) -> None:
-    from pxm.web import health
+    from pxm.web import health, pages
 
+    pages.install(app)  # /static and the HTML error page
     app.include_router(health.router)
+    from pxm.platform.people import routes as people_routes
+
+    app.include_router(people_routes.router)
