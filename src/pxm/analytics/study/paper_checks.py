@@ -207,9 +207,12 @@ def check_paper(paper: dict[str, Any], stated_df: int, stated_free: int) -> dict
     c.add("R2 of BP vs correlation table", r2_pub, r2_imp,
           _range(lambda x: float(rebuild(x)[:k, k] @ implied_b(x)), lower_vals, False),
           f"R2 = r_xy' R_xx^-1 r_xy from Table 2 = {r2_imp:.3f}", where=paper["r2"]["where"])
+    def path_j(j: int) -> Callable[[np.ndarray], float]:
+        return lambda x: float(implied_b(x)[j])
+
     for j, row in enumerate(t4["paths"]):
         c.add(f"beta {row['hypothesis']} {row['from']} -> BP vs correlation table", row["beta"], float(b_imp[j]),
-              _range(lambda x, j=j: float(implied_b(x)[j]), lower_vals, False),
+              _range(path_j(j), lower_vals, False),
               f"b = R_xx^-1 r_xy from the Table 2 latent correlations gives {b_imp[j]:.3f}", where=t4["where"])
     for row in t4["paths"]:
         z_lo = (row["beta"] - _half(row["beta"])) / (row["se"] + _half(row["se"]))

@@ -132,7 +132,7 @@ def _summary(hyp: list[dict[str, Any]], r2: float | None, fit: dict[str, Any], m
         lines.append(f"Discriminant validity is questionable: {len(discriminant['problems'])} pair(s) flagged (Table 2).")
     lines.append(f"Overall model fit is {fit['overall']} by conventional cut-offs (Table 3).")
     lines.append("What this does not show: the data are a cross-sectional survey, so the paths are associations, "
-                 "not proof that a practice causes better performance; answers are self-reported, and because the "
+                 "not proof of causation (that a practice causes better performance); answers are self-reported, and because the "
                  "practices and the outcome come from the same respondents at the same time, common-method bias "
                  "can inflate the relationships. Unmeasured factors (size, funding, case mix) may drive both.")
     return lines
