@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -23,18 +24,32 @@ class Settings(BaseSettings):
     jobs_poll_seconds: float = 1.0
     jobs_sweep_seconds: float = 30.0
     jobs_stale_seconds: float = 120.0
+    # Extra modules that register job handlers (PXM_JOB_MODULES, comma-separated), imported at worker start.
+    job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Dramatiq on Redis: the queue name and the key namespace (several installs can share one Redis).
+    jobs_queue: str = "pxm-jobs"
+    redis_namespace: str = "pxm"
     session_idle_minutes: int = 15
     session_absolute_hours: int = 12
     session_cookie_name: str = "pxm_session"
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    login_ip_max_failures: int = 20  # failed sign-ins per client address per window (all usernames)
+    login_ip_window_minutes: int = 15
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     timezone: str = "UTC"
+
+    @field_validator("job_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [m.strip() for m in value.split(",") if m.strip()]
+        return value
 
     @property
     def secret_key_path(self) -> Path:

@@ -12,6 +12,8 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("pxm_request_id", default=None)
 
 _STD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# Extras that only repeat the message (uvicorn adds an ANSI-coloured copy).
+_DROP = {"color_message"}
 
 
 class JSONFormatter(logging.Formatter):
@@ -26,7 +28,7 @@ class JSONFormatter(logging.Formatter):
         if rid:
             out["request_id"] = rid
         for key, value in record.__dict__.items():
-            if key not in _STD and not key.startswith("_"):
+            if key not in _STD and key not in _DROP and not key.startswith("_"):
                 out[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             out["exc_type"] = record.exc_info[0].__name__

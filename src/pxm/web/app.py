@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
@@ -20,12 +21,27 @@ from pxm.platform.people.crypto import configure_keyring
 log = logging.getLogger("pxm.http")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
+               start_worker: bool = False) -> FastAPI:
+    """The application. ``start_worker`` starts the job machinery with the app (``pxm serve`` does):
+    the embedded worker thread in embedded mode, the Redis enqueue listener in dramatiq mode."""
     settings = settings or get_settings()
     configure_keyring(settings.phi_key_path)
     engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from pxm.platform.jobs.lifecycle import start_jobs, stop_jobs
+
+        app.state.worker = start_jobs(app.state.session_factory, settings) if start_worker else None
+        try:
+            yield
+        finally:
+            stop_jobs(app.state.worker)
+
     app = FastAPI(title="PXM", version=__version__, docs_url="/api/docs", openapi_url="/api/v1/openapi.json",
-                  redoc_url=None)
+                  redoc_url=None, lifespan=lifespan)
+    app.state.worker = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

@@ -70,14 +70,25 @@ def notify_committed(session: Session) -> None:
     ids = session.info.pop("pxm_new_jobs", [])
     if ids:
         for listener in _after_enqueue:
-            listener(ids)
+            try:
+                listener(ids)
+            except Exception as exc:  # the rows are committed; the scheduler re-sends them later
+                log.warning("job notification failed; the sweep will re-drive",
+                            extra={"job_ids": ids, "error": type(exc).__name__})
 
 
 def add_enqueue_listener(fn: Callable[[list[int]], None]) -> None:
-    _after_enqueue.append(fn)
+    if fn not in _after_enqueue:
+        _after_enqueue.append(fn)
 
 
-def _claim(session_factory: sessionmaker[Session], job_id: int, worker: str) -> bool:
+def remove_enqueue_listener(fn: Callable[[list[int]], None]) -> None:
+    if fn in _after_enqueue:
+        _after_enqueue.remove(fn)
+
+
+def _claim(session_factory: sessionmaker[Session], job_id: int, worker: str) -> int | None:
+    """Mark the job running for ``worker``; returns the attempt number, or None if it is not claimable."""
     now = utcnow()
     with session_factory() as s, s.begin():
         res = s.execute(
@@ -85,12 +96,24 @@ def _claim(session_factory: sessionmaker[Session], job_id: int, worker: str) -> 
             .where(Job.id == job_id, Job.status == "pending", Job.run_after <= now)
             .values(status="running", locked_by=worker, locked_at=now, attempts=Job.attempts + 1)
         )
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        if not res.rowcount:  # type: ignore[attr-defined]
+            return None
+        return int(s.execute(select(Job.attempts).where(Job.id == job_id)).scalar_one())
+
+
+class LostClaim(RuntimeError):
+    """The sweep gave the job to another worker while this one was still running it."""
 
 
 def run_job(session_factory: sessionmaker[Session], job_id: int, worker: str = "inline") -> str:
-    """Claim and run one job. Returns its status afterwards ("skipped" if someone else has it)."""
-    if not _claim(session_factory, job_id, worker):
+    """Claim and run one job. Returns its status afterwards ("skipped" if someone else has it).
+
+    The handler's writes and the ``done`` mark commit in one transaction, and the mark only applies while
+    this worker still holds the claim (same ``locked_by`` and attempt): if the sweep re-drove the job
+    because this worker looked dead, this run rolls back and the other run's effects are the only ones.
+    """
+    attempt = _claim(session_factory, job_id, worker)
+    if attempt is None:
         return "skipped"
     try:
         with session_factory() as s, s.begin():
@@ -100,26 +123,43 @@ def run_job(session_factory: sessionmaker[Session], job_id: int, worker: str = "
             if fn is None:
                 raise LookupError(f"no handler registered for job kind {job.kind!r}")
             result = fn(s, job)
-            job.status = "done"
-            job.result = result
-            job.finished_at = utcnow()
-            job.last_error = None
+            s.flush()
+            s.expunge(job)
+            done = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.locked_by == worker,
+                       Job.attempts == attempt)
+                .values(status="done", result=result, finished_at=utcnow(), last_error=None)
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                raise LostClaim(f"job {job_id} was re-driven while attempt {attempt} was running")
         notify_committed(s)
         return "done"
+    except LostClaim:
+        log.warning("job claim lost; this run was rolled back", extra={"job_id": job_id, "attempt": attempt})
+        return "skipped"
     except Exception as exc:  # the handler failed: record it and schedule a retry
-        log.warning("job failed", extra={"job_id": job_id, "error": type(exc).__name__})
+        log.warning("job failed", extra={"job_id": job_id, "attempt": attempt, "error": type(exc).__name__})
         with session_factory() as s, s.begin():
             job = s.get(Job, job_id)
             assert job is not None
+            if job.status != "running" or job.locked_by != worker or job.attempts != attempt:
+                return "skipped"  # the sweep already handed it on
             job.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
             job.locked_by = None
+            job.locked_at = None
             if job.attempts >= job.max_attempts:
                 job.status = "dead"
                 job.finished_at = utcnow()
             else:
                 job.status = "pending"
-                job.run_after = utcnow() + dt.timedelta(seconds=min(2 ** job.attempts, 600))
+                job.run_after = utcnow() + retry_delay(job.attempts)
             return job.status
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Exponential backoff: 2, 4, 8 ... seconds after each failed attempt, at most ten minutes."""
+    return dt.timedelta(seconds=min(2 ** attempts, 600))
 
 
 def due_job_ids(session: Session, limit: int = 100) -> list[int]:

@@ -1,0 +1,79 @@
+"""``pxm serve`` (the web app, with the embedded worker in embedded mode) and ``pxm worker``."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from pxm.cli.common import console, fail
+from pxm.platform.config import Settings, get_settings
+from pxm.platform.db import make_engine
+from pxm.platform.db.migrate import upgrade
+from pxm.platform.logs import configure_logging
+
+log = logging.getLogger("pxm.serve")
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None, reload: bool = False) -> None:
+    """Upgrade the database, then serve the app with uvicorn until interrupted (blocks).
+
+    In embedded jobs mode the app runs its own worker thread; in dramatiq mode it announces jobs on Redis
+    for ``pxm worker``. ``reload`` re-imports code on change and reads settings from the environment."""
+    import uvicorn
+
+    from pxm.web.app import create_app
+
+    configure_logging(settings.log_level, settings.log_json)
+    engine = make_engine(settings.database_url)
+    upgrade(settings.database_url, engine=engine)
+    host = host or settings.host
+    port = port or settings.port
+    log.info("serving", extra={"host": host, "port": port, "jobs_mode": settings.jobs_mode,
+                               "dialect": engine.dialect.name})
+    common = {"host": host, "port": port, "log_config": None, "access_log": False, "proxy_headers": True}
+    if reload:
+        uvicorn.run("pxm.web.asgi:serving_app", factory=True, reload=True, **common)  # type: ignore[arg-type]
+        return
+    app = create_app(settings, engine=engine, start_worker=True)
+    uvicorn.run(app, **common)  # type: ignore[arg-type]
+
+
+def serve_cmd(
+    host: str = typer.Option(None, "--host", help="interface to listen on (default PXM_HOST, 127.0.0.1)"),
+    port: int = typer.Option(None, "--port", help="port (default PXM_PORT, 8000)"),
+    reload: bool = typer.Option(False, "--reload", help="restart on code changes (development)"),
+) -> None:
+    """Serve PXM: upgrade the database, then run the web app (and the embedded job worker)."""
+    settings = get_settings()
+    if settings.jobs_mode == "dramatiq" and not settings.redis_url:
+        fail("PXM_JOBS_MODE=dramatiq needs PXM_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    serve(settings, host, port, reload)
+
+
+def worker_cmd(
+    processes: int = typer.Option(1, "--processes", min=1, help="consumer processes"),
+    threads: int = typer.Option(8, "--threads", min=1, help="threads per process"),
+    embedded: bool = typer.Option(False, "--embedded",
+                                  help="poll the database instead of consuming from Redis (no Redis needed)"),
+    drain: bool = typer.Option(False, "--drain", help="with --embedded: run every due job, then exit"),
+) -> None:
+    """Run job workers: Dramatiq consumers on Redis plus the outbox sweep (or the polling loop)."""
+    from pxm.platform.jobs.consumer import run_dramatiq_worker, run_embedded_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if drain and not embedded:
+        fail("--drain needs --embedded")
+    if embedded:
+        ran = run_embedded_worker(settings, drain=drain)
+        if drain:
+            console.print(f"ran {ran} job(s)")
+        return
+    if not settings.redis_url:
+        fail("pxm worker consumes jobs from Redis: set PXM_REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
+             "and PXM_JOBS_MODE=dramatiq, or run `pxm worker --embedded` to poll the database instead")
+    if settings.jobs_mode != "dramatiq":
+        log.warning("PXM_JOBS_MODE is not dramatiq: the web app will not announce jobs; "
+                    "this worker still picks them up at each sweep")
+    run_dramatiq_worker(settings, processes=processes, threads=threads)
