@@ -1,0 +1,1 @@
+"""Patient service desk (H5): contacts, cases, SLA, first contact resolution."""

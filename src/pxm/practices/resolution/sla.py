@@ -1,0 +1,107 @@
+"""SLA targets: pick the policy for a case, compute due times in business hours, schedule the checks.
+
+Policy lookup goes from most to least specific: (reason, priority), (reason, any), (any, priority),
+(any, any). With ``business_hours`` the minutes count only while the facility's calendar is open (its
+own calendar, else the default one whose ``facility_id`` is NULL); otherwise they run around the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pxm.platform import jobs
+from pxm.practices.resolution.models import BusinessCalendar, Case, SlaPolicy
+
+SLA_JOB = "sla.check"
+TARGETS = ("first_response", "resolution")
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Opening hours of one calendar, in its own time zone."""
+
+    tz: ZoneInfo
+    days: dict[int, tuple[dt.time, dt.time]]  # ISO weekday -> (open, close)
+    holidays: frozenset[dt.date]
+
+    @classmethod
+    def from_calendar(cls, cal: BusinessCalendar | None) -> Hours | None:
+        if cal is None:
+            return None
+        days: dict[int, tuple[dt.time, dt.time]] = {}
+        for key, span in (cal.hours or {}).items():
+            opens, closes = dt.time.fromisoformat(span[0]), dt.time.fromisoformat(span[1])
+            if closes > opens:
+                days[int(key)] = (opens, closes)
+        holidays = frozenset(dt.date.fromisoformat(d) for d in (cal.holidays or []))
+        return cls(ZoneInfo(cal.timezone), days, holidays)
+
+    def add(self, start: dt.datetime, minutes: int) -> dt.datetime:
+        """``start`` plus ``minutes`` of open time (UTC in, UTC out)."""
+        if not self.days:
+            return start + dt.timedelta(minutes=minutes)
+        remaining = dt.timedelta(minutes=minutes)
+        local = start.astimezone(self.tz)
+        day = local.date()
+        for _ in range(3660):  # ten years of days: a calendar with open hours always finishes sooner
+            span = self.days.get(day.isoweekday())
+            if span is not None and day not in self.holidays:
+                opens = dt.datetime.combine(day, span[0], self.tz)
+                closes = dt.datetime.combine(day, span[1], self.tz)
+                begin = max(opens, local) if local.date() == day else opens
+                if begin < closes:
+                    available = closes - begin
+                    if remaining <= available:
+                        return (begin + remaining).astimezone(dt.UTC)
+                    remaining -= available
+            day += dt.timedelta(days=1)
+        raise ValueError("business calendar has no open hours")
+
+
+def calendar_for(session: Session, facility_id: int | None) -> Hours | None:
+    cal = None
+    if facility_id is not None:
+        cal = session.execute(
+            select(BusinessCalendar).where(BusinessCalendar.facility_id == facility_id)
+        ).scalar_one_or_none()
+    if cal is None:
+        cal = session.execute(
+            select(BusinessCalendar).where(BusinessCalendar.facility_id.is_(None))
+        ).scalars().first()
+    return Hours.from_calendar(cal)
+
+
+def policy_for(session: Session, reason: str, priority: str) -> SlaPolicy | None:
+    rows = session.execute(select(SlaPolicy).where(SlaPolicy.active.is_(True))).scalars().all()
+    by_key = {(p.reason, p.priority): p for p in rows}
+    for key in ((reason, priority), (reason, None), (None, priority), (None, None)):
+        if key in by_key:
+            return by_key[key]
+    return None
+
+
+def due_times(session: Session, case: Case, start: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First-response and resolution due times for ``case`` counted from ``start``."""
+    policy = policy_for(session, case.reason, case.priority)
+    if policy is None:
+        return None, None
+    hours = calendar_for(session, case.facility_id) if policy.business_hours else None
+    if hours is None:
+        return (start + dt.timedelta(minutes=policy.first_response_minutes),
+                start + dt.timedelta(minutes=policy.resolution_minutes))
+    return hours.add(start, policy.first_response_minutes), hours.add(start, policy.resolution_minutes)
+
+
+def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = TARGETS) -> None:
+    """Enqueue one ``sla.check`` job per target, due when the target is. One job per case, target and cycle."""
+    for target in targets:
+        due = case.first_response_due_at if target == "first_response" else case.resolution_due_at
+        if due is None:
+            continue
+        jobs.enqueue(session, SLA_JOB, {"case_id": case.id, "target": target, "cycle": case.reopened_count},
+                     dedupe_key=f"sla:{case.id}:{target}:{case.reopened_count}", run_after=due)
