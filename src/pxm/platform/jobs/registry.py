@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Iterable
 
 TASK_MODULES: list[str] = [
-    # "pxm.practices.resolution.tasks",
+    "pxm.practices.resolution.tasks",
 ]
 
 
