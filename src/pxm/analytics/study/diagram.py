@@ -43,8 +43,9 @@ def path_diagram_svg(hypotheses: list[dict[str, Any]], r2: float | None, instrum
                      'marker-end="url(#arrow)"/>')
         beta = h.get("beta")
         label = "n/a" if beta is None else f"\u03b2 = {beta:.3f}{stars(h.get('pvalue'))}"
-        mx, my = x1 + (x2 - x1) * 0.45, y1 + (y2 - y1) * 0.45 - 6
+        mx, my = x1 + (x2 - x1) * 0.4, y1 + (y2 - y1) * 0.4 - 7
         parts.append(f'<text x="{mx:.1f}" y="{my:.1f}" text-anchor="middle" font-weight="bold" '
+                     'paint-order="stroke" stroke="#ffffff" stroke-width="4" '
                      f'fill="{"#1b5e20" if supported else "#616161"}">{escape(h["hypothesis"])}: {escape(label)}</text>')
         parts.append(f'<ellipse cx="{lx}" cy="{y:.1f}" rx="{rw}" ry="{rh}" fill="#e3f2fd" stroke="#1565c0" '
                      'stroke-width="1.5"/>')

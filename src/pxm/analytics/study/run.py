@@ -43,8 +43,8 @@ class StudyReport:
         return render_html(self.content)
 
 
-def engine_version() -> str:
-    v = getattr(sem, "__version__", None)
+def engine_version(result: dict[str, Any] | None = None) -> str:
+    v = (result or {}).get("engine_version") or getattr(sem, "__version__", None)
     if v:
         return str(v)
     try:
@@ -92,7 +92,7 @@ def _bootstrap(syntax: str, data: pd.DataFrame, outcome: str, practices: list[st
                 failed += 1
             else:
                 paths = {r["rhs"]: float(r["std_all"]) for r in res["parameters"]
-                         if r["op"] == "~" and r["lhs"] == outcome}
+                         if r["op"] == "~" and r["lhs"] == outcome and r.get("std_all") is not None}
                 for p in practices:
                     draws[p].append(paths.get(p, float("nan")))
                 r2 = _r2(res, outcome)
@@ -178,7 +178,7 @@ def _analyse(clean: pd.DataFrame, report: DataReport, inst: dict[str, Any], *, b
     content: dict[str, Any] = {
         "meta": {
             "instrument": {"code": inst["code"], "version": inst["version"], "title": inst["title"]["en"]},
-            "engine": {"name": "pxm.analytics.sem", "version": engine_version(),
+            "engine": {"name": "pxm.analytics.sem", "version": engine_version(result),
                        "estimator": result.get("estimator", "ML")},
             "input_fingerprint": fingerprint(clean),
             "options": {"bootstrap": bootstrap, "seed": seed, "mapping": mapping or {}, "missing": "listwise"},

@@ -61,7 +61,7 @@ def composite_reliability(loadings: list[float]) -> tuple[float, float]:
 
 
 def standardized_loadings(result: dict[str, Any]) -> dict[tuple[str, str], float]:
-    return {(r["lhs"], r["rhs"]): float(r["std_all"]) for r in _rows(result, "=~")}
+    return {(r["lhs"], r["rhs"]): (_num(r.get("std_all")) or float("nan")) for r in _rows(result, "=~")}
 
 
 def measurement_table(result: dict[str, Any], data: pd.DataFrame, instrument: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,11 +93,17 @@ def measurement_table(result: dict[str, Any], data: pd.DataFrame, instrument: di
 def latent_correlations(result: dict[str, Any], instrument: dict[str, Any]) -> np.ndarray:
     """Model-implied correlations of the latent variables, constructs in instrument order.
 
+    Taken from the engine's ``implied_latent_correlations`` when it reports them; otherwise:
     Practices: the standardized covariances. Outcome: corr(BP, X_j) = sum_k beta_k corr(X_k, X_j) because BP is
     standardized and its disturbance is uncorrelated with the practices.
     """
     constructs = list(construct_items(instrument))
     idx = {c: i for i, c in enumerate(constructs)}
+    implied = result.get("implied_latent_correlations")
+    if implied and set(constructs) <= set(implied.get("names", [])):
+        order = [implied["names"].index(c) for c in constructs]
+        full = np.asarray(implied["matrix"], dtype=float)
+        return full[np.ix_(order, order)]
     outcome = outcome_construct(instrument)
     practices = practice_constructs(instrument)
     m = np.eye(len(constructs))
