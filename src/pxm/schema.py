@@ -1,5 +1,6 @@
 """Every table of PXM, imported for Alembic autogenerate. Add each feature's models module here."""
 
+from pxm.operations.routing import models as routing_models
 from pxm.platform.audit import models as audit_models
 from pxm.platform.auth import models as auth_models
 from pxm.platform.http import models as http_models
@@ -7,4 +8,5 @@ from pxm.platform.jobs import models as jobs_models
 from pxm.platform.people import models as people_models
 from pxm.practices.resolution import models as resolution_models
 
-__all__ = ["audit_models", "auth_models", "http_models", "jobs_models", "people_models", "resolution_models"]
+__all__ = ["audit_models", "auth_models", "http_models", "jobs_models", "people_models", "resolution_models",
+           "routing_models"]
