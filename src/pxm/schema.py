@@ -6,7 +6,8 @@ from pxm.platform.auth import models as auth_models
 from pxm.platform.http import models as http_models
 from pxm.platform.jobs import models as jobs_models
 from pxm.platform.people import models as people_models
+from pxm.practices.feedback import models as feedback_models
 from pxm.practices.resolution import models as resolution_models
 
-__all__ = ["audit_models", "auth_models", "http_models", "jobs_models", "people_models", "resolution_models",
+__all__ = ["feedback_models", "audit_models", "auth_models", "http_models", "jobs_models", "people_models", "resolution_models",
            "routing_models"]
