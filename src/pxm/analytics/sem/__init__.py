@@ -1,0 +1,13 @@
+"""PXM's structural equation modelling engine (numpy/scipy only; lavaan's syntax, defaults and numbers).
+
+    from pxm.analytics.sem import fit
+    result = fit("visual =~ x1 + x2 + x3", df)
+    result.to_dict()
+"""
+
+from .api import fit
+from .errors import DataError, ModelIdentificationError, ModelSyntaxError, SEMError
+from .results import ENGINE_VERSION, SEMResult
+
+__all__ = ["ENGINE_VERSION", "DataError", "ModelIdentificationError", "ModelSyntaxError", "SEMError",
+           "SEMResult", "fit"]

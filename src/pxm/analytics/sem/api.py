@@ -1,0 +1,289 @@
+"""The thin driver: parse -> partable -> matrices -> optimise -> information -> fit -> standardized -> report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from . import data as data_mod
+from .errors import ModelIdentificationError, SEMError
+from .fit_measures import ml_fit_measures, robust_fit_measures
+from .implied import jacobian, moments
+from .information import (
+    casewise_scores,
+    expected_information,
+    gamma_adf,
+    safe_inverse,
+    sandwich,
+    yuan_bentler_trace,
+)
+from .matrices import RAM, Array, build_ram, start_values
+from .modindices import modification_indices
+from .objective import ml_value
+from .optimize import OptResult, fit_ml
+from .partable import ParTable, build_partable
+from .reliability import reliability
+from .results import SEMResult
+from .standardized import (
+    check_definitions,
+    defined_function,
+    delta_se,
+    derived_vector,
+    latent_correlations,
+    r_square,
+    row_values,
+    standardize,
+)
+from .syntax import parse
+
+
+def _n_stats(pt: ParTable, meanstructure: bool) -> int:
+    p, k = len(pt.observed), len(pt.fixed_x)
+    n = p * (p + 1) // 2 - k * (k + 1) // 2
+    return n + (p - k if meanstructure else 0)
+
+
+def check_rank(ram: RAM, pt: ParTable, theta0: Array, S: Array) -> None:
+    """Local identification: the Jacobian of the implied moments must have full column rank."""
+    rng = np.random.default_rng(12345)
+    p = ram.p
+    r, c = np.triu_indices(p)
+    deficient = None
+    for scale in (0.0, 0.05):
+        th = theta0 + scale * rng.standard_normal(ram.q) * np.maximum(np.abs(theta0), 0.1)
+        mom = moments(ram, th)
+        J, Jm = jacobian(ram, mom)
+        D = J[:, r, c].T
+        if ram.meanstructure:
+            D = np.vstack([D, Jm.T])
+        sv = np.linalg.svd(D, compute_uv=False) if D.size else np.zeros(0)
+        if sv.size and sv[-1] > 1e-9 * sv[0]:
+            return
+        deficient = np.linalg.svd(D)[2][-1]
+    if deficient is None:
+        return
+    names = [f"{row.lhs} {row.op} {row.rhs}".strip() for row in pt.free_rows()]
+    involved = [names[k] for k in np.flatnonzero(np.abs(deficient) > 0.05)]
+    raise ModelIdentificationError("the model is not identified: these parameters cannot be separated from "
+                                   "each other by the data: " + ", ".join(involved))
+
+
+def _wald(est: float, se: float, z975: float) -> tuple[float, float, float, float]:
+    if not (np.isfinite(se) and se > 0):
+        return float("nan"), float("nan"), float("nan"), float("nan")
+    z = est / se
+    return z, float(2 * stats.norm.sf(abs(z))), est - z975 * se, est + z975 * se
+
+
+def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "listwise",
+        std_lv: bool = False, bootstrap: int = 0, seed: int | None = None, bootstrap_ci: str = "bca",
+        cov: Any = None, n_obs: int | None = None, sample_names: Sequence[str] | None = None,
+        cov_rescale: bool = True, level: float = 0.95,
+        progress: Callable[[int, int], None] | None = None) -> SEMResult:
+    """Fit a structural equation model written in lavaan syntax.
+
+    ``data`` is a pandas DataFrame; or give ``cov`` (DataFrame, or array plus ``sample_names``) and ``n_obs``.
+    A covariance given directly is taken as the unbiased (N-1) one and rescaled by (N-1)/N like lavaan,
+    unless ``cov_rescale=False``.
+    """
+    estimator = estimator.upper()
+    if estimator not in ("ML", "MLR"):
+        raise SEMError(f"estimator must be 'ML' or 'MLR', not {estimator!r}")
+    missing = {"ml": "fiml", "fiml": "fiml", "listwise": "listwise"}.get(str(missing).lower(), str(missing))
+    if missing not in ("fiml", "listwise"):
+        raise SEMError(f"missing must be 'listwise' or 'fiml', not {missing!r}")
+    if bootstrap_ci not in ("bca", "percentile"):
+        raise SEMError("bootstrap_ci must be 'bca' or 'percentile'")
+    parsed = parse(model)
+    fiml = missing == "fiml"
+    pt = build_partable(parsed, std_lv=std_lv, meanstructure=fiml, fixed_x=not fiml)
+    check_definitions(pt)
+    names = list(pt.observed)
+    if data is not None:
+        sample = data_mod.from_frame(data, names, missing=missing)
+    elif cov is not None:
+        if fiml:
+            raise SEMError("missing='fiml' needs raw data, not a covariance matrix")
+        sample = data_mod.from_cov(cov, sample_names or [], n_obs, names)
+        if cov_rescale:
+            sample = data_mod.Sample(sample.names, sample.n_obs, sample.cov * (sample.n_obs - 1) / sample.n_obs,
+                                     sample.mean, None)
+    else:
+        raise SEMError("give data (a DataFrame) or cov and n_obs")
+    if estimator == "MLR" and (sample.X is None or fiml):
+        raise SEMError("estimator='MLR' needs raw data and missing='listwise'")
+    S = sample.cov
+    ram = build_ram(pt, exo_cov=S, exo_mean=sample.mean)
+    ntot = _n_stats(pt, fiml)
+    df = ntot - ram.q
+    if df < 0:
+        raise ModelIdentificationError(f"the model is not identified: it has {ram.q} free parameters but only "
+                                       f"{ntot} sample moments (df = {df})")
+    theta0 = start_values(pt, ram, S, std_lv)
+    if fiml:
+        theta0[ram.m_k] = sample.mean[ram.m_r]
+    check_rank(ram, pt, theta0, S)
+    warnings: list[str] = []
+    if sample.n_dropped:
+        warnings.append(f"{sample.n_dropped} rows with missing values were removed ({missing})")
+
+    if fiml:
+        from .fiml import fit_fiml
+
+        assert sample.X is not None
+        opt, vcov, fitm = fit_fiml(pt, ram, sample, theta0, df)
+    else:
+        opt = fit_ml(ram, S, theta0)
+        vcov, fitm = _ml_inference(pt, ram, opt, sample, df, estimator, warnings)
+    return _report(model, pt, ram, opt, vcov, fitm, sample, estimator, missing, warnings, level,
+                   bootstrap, seed, bootstrap_ci, progress)
+
+
+def _baseline_ml(pt: ParTable, S: Array) -> tuple[float, int]:
+    p = S.shape[0]
+    xi = [pt.observed.index(v) for v in pt.fixed_x]
+    Sb = np.diag(np.diag(S))
+    if xi:
+        Sb[np.ix_(xi, xi)] = S[np.ix_(xi, xi)]
+    Tb_f = ml_value(Sb, S, float(np.linalg.slogdet(S)[1]))
+    dfb = _n_stats(pt, False) - (p - len(xi))
+    return Tb_f, dfb
+
+
+def _ml_inference(pt: ParTable, ram: RAM, opt: OptResult, sample: data_mod.Sample, df: int, estimator: str,
+                  warnings: list[str]) -> tuple[Array, dict[str, float]]:
+    N, S = sample.n_obs, sample.cov
+    mom = moments(ram, opt.theta)
+    J, _ = jacobian(ram, mom)
+    A = expected_information(J, mom.sigma)
+    vcov, ok = safe_inverse(A)
+    vcov = vcov / N
+    if not ok:
+        warnings.append("the information matrix is singular: standard errors may be unreliable "
+                        "(the model may not be identified)")
+    p = ram.p
+    T = N * opt.f
+    Tb_f, dfb = _baseline_ml(pt, S)
+    Tb = N * Tb_f
+    logl_h1 = -0.5 * N * (p * math.log(2 * math.pi) + float(np.linalg.slogdet(S)[1]) + p)
+    logl = logl_h1 - 0.5 * T
+    nel = p * (p + 1) // 2
+    fitm = ml_fit_measures(T=T, df=df, Tb=Tb, dfb=dfb, n=N, npar=ram.q, logl=logl, logl_h1=logl_h1, S=S,
+                           sigma=mom.sigma, nel=nel)
+    if estimator == "MLR":
+        assert sample.X is not None
+        scores = casewise_scores(J, mom.sigma, sample.X, sample.mean)
+        vcov, _ = sandwich(A, scores)
+        Gamma = gamma_adf(sample.X, sample.mean)
+        c = yuan_bentler_trace(J, mom.sigma, Gamma) / df if df > 0 else float("nan")
+        # baseline: diagonal model, Jacobian = unit vectors on the variances
+        sd_b = np.diag(np.diag(S))
+        Jb = np.zeros((p, p, p))
+        Jb[np.arange(p), np.arange(p), np.arange(p)] = 1.0
+        cb = yuan_bentler_trace(Jb, sd_b, Gamma) / dfb if dfb > 0 else float("nan")
+        fitm.update(robust_fit_measures(T=T, df=df, c=c, Tb=Tb, dfb=dfb, cb=cb, n=N))
+    return vcov, fitm
+
+
+def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fitm: dict[str, float],
+            sample: data_mod.Sample, estimator: str, missing: str, warnings: list[str], level: float,
+            bootstrap: int, seed: int | None, bootstrap_ci: str,
+            progress: Callable[[int, int], None] | None) -> SEMResult:
+    theta = opt.theta
+    S = sample.cov
+    if not opt.converged:
+        warnings.insert(0, f"the optimizer did not converge ({opt.message}); results are not trustworthy")
+    mom = moments(ram, theta)
+    vals = row_values(pt, ram, theta)
+    std_lv, std_all = standardize(pt, ram, mom, vals)
+    nrow = len(pt.rows)
+    dfn = defined_function(pt)
+    def_vals = dfn(vals)
+    derived_se = delta_se(lambda t: derived_vector(pt, ram, t), theta, vcov)
+    se_theta = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    z975 = float(stats.norm.ppf(0.5 + level / 2))
+    boot = None
+    if bootstrap > 0:
+        from .bootstrap import run_bootstrap
+
+        boot = run_bootstrap(pt, ram, sample, theta, bootstrap, seed, bootstrap_ci, level, progress)
+        if boot["n_failed"]:
+            warnings.append(f"{boot['n_failed']} of {bootstrap} bootstrap draws failed and were dropped")
+    params: list[dict[str, Any]] = []
+    for k, r in enumerate(pt.rows):
+        est = float(vals[k])
+        se = float(se_theta[r.free - 1]) if r.free else float("nan")
+        z, pv, lo, hi = _wald(est, se, z975)
+        sa_se = float(derived_se[nrow + k]) if r.free else float("nan")
+        sz, spv, slo, shi = _wald(float(std_all[k]), sa_se, z975)
+        row: dict[str, Any] = {"lhs": r.lhs, "op": r.op, "rhs": r.rhs, "label": r.label, "free": r.free,
+                               "est": est, "se": se, "z": z, "pvalue": pv, "ci_lower": lo, "ci_upper": hi,
+                               "std_lv": float(std_lv[k]), "std_all": float(std_all[k]), "std_all_se": sa_se,
+                               "std_all_z": sz, "std_all_pvalue": spv, "std_all_ci_lower": slo,
+                               "std_all_ci_upper": shi}
+        if boot is not None:
+            row.update({"boot_ci_lower": boot["est_lo"][k], "boot_ci_upper": boot["est_hi"][k],
+                        "boot_se": boot["est_se"][k], "std_all_boot_ci_lower": boot["std_lo"][k],
+                        "std_all_boot_ci_upper": boot["std_hi"][k], "boot_method": bootstrap_ci})
+        params.append(row)
+    defined: dict[str, dict[str, float]] = {}
+    for i, d in enumerate(pt.definitions):
+        est = float(def_vals[i])
+        se = float(derived_se[2 * nrow + i])
+        z, pv, lo, hi = _wald(est, se, z975)
+        row = {"lhs": d.name, "op": ":=", "rhs": d.expr, "label": d.name, "free": 0, "est": est, "se": se,
+               "z": z, "pvalue": pv, "ci_lower": lo, "ci_upper": hi, "std_lv": float("nan"),
+               "std_all": float("nan")}
+        if boot is not None:
+            row.update({"boot_ci_lower": boot["def_lo"][i], "boot_ci_upper": boot["def_hi"][i],
+                        "boot_se": boot["def_se"][i], "boot_method": bootstrap_ci})
+        params.append(row)
+        defined[d.name] = {k: row[k] for k in ("est", "se", "z", "pvalue", "ci_lower", "ci_upper",
+                                               *(["boot_ci_lower", "boot_ci_upper"] if boot else []))}
+    _check_solution(pt, ram, mom, warnings)
+    lat_corr = latent_correlations(ram, mom)
+    std_map = {(r.lhs, r.op, r.rhs): float(std_all[k]) for k, r in enumerate(pt.rows)}
+    rel = reliability(pt, ram, mom.total, mom.S, S, std_map, lat_corr)
+    sd_s = np.sqrt(np.diag(S))
+    sd_m = np.sqrt(np.clip(np.diag(mom.sigma), 1e-300, None))
+    resid_corr = S / np.outer(sd_s, sd_s) - mom.sigma / np.outer(sd_m, sd_m)
+    try:
+        mi = modification_indices(pt, ram, theta, S, sample.n_obs) if not ram.meanstructure else []
+    except (np.linalg.LinAlgError, ValueError):
+        mi = []
+        warnings.append("modification indices could not be computed")
+    boot_info = None
+    if boot is not None:
+        boot_info = {"draws": boot["n"], "failed": boot["n_failed"], "method": bootstrap_ci, "seed": seed,
+                     "level": level}
+    return SEMResult(
+        converged=bool(opt.converged), n_obs=sample.n_obs, estimator=estimator, missing=missing, model=model,
+        fit=fitm, parameters=tuple(params), r2=r_square(ram, mom), reliability=rel,
+        modification_indices=tuple(mi), warnings=tuple(warnings), observed_names=tuple(pt.observed),
+        latent_names=tuple(pt.latent), latent_correlations=tuple(map(tuple, lat_corr.tolist())),
+        residual_correlations=tuple(map(tuple, resid_corr.tolist())), defined=defined,
+        iterations=opt.iterations, bootstrap=boot_info,
+        extras={"gradient_max": float(np.max(np.abs(opt.grad))) if opt.grad.size else 0.0},
+    )
+
+
+def _check_solution(pt: ParTable, ram: RAM, mom: Any, warnings: list[str]) -> None:
+    for i, v in enumerate(ram.names):
+        if mom.S[i, i] < 0:
+            kind = "latent variable" if i >= ram.p else "residual"
+            warnings.append(f"negative variance (Heywood case): {kind} variance of '{v}' is {mom.S[i, i]:.4g}")
+    if pt.latent:
+        w = np.linalg.eigvalsh(mom.total[ram.p:, ram.p:])
+        if w[0] <= 0:
+            warnings.append("the model-implied latent covariance matrix is not positive definite")
+    w = np.linalg.eigvalsh(mom.sigma)
+    if w[0] <= 0:
+        warnings.append("the model-implied covariance matrix of the observed variables is not positive definite")
+    p = ram.p
+    Theta = mom.S[:p, :p]
+    if np.any(np.diag(Theta) > 0) and np.linalg.eigvalsh(Theta)[0] < -1e-12:
+        warnings.append("the residual covariance matrix (theta) is not positive definite")

@@ -1,0 +1,117 @@
+"""Input edge: turn a DataFrame (or a covariance matrix) into checked sample moments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+from .matrices import Array
+
+
+@dataclass(frozen=True)
+class Sample:
+    names: tuple[str, ...]
+    n_obs: int
+    cov: Array  # biased (divided by N) covariance; EM estimate under FIML
+    mean: Array
+    X: Array | None  # raw data (rows kept), NaN for missing under FIML
+    n_dropped: int = 0
+
+
+def _check_cov(S: Array, names: Sequence[str], n: int) -> None:
+    p = len(names)
+    if n < p:
+        raise DataError(f"fewer rows ({n}) than variables in the model ({p}); SEM needs more cases than variables")
+    d = np.diag(S)
+    for i, v in enumerate(names):
+        if not np.isfinite(d[i]) or d[i] <= 1e-12 * max(1.0, float(np.nanmax(np.abs(d)))):
+            raise DataError(f"column '{v}' is constant (zero variance)")
+    sd = np.sqrt(d)
+    R = S / np.outer(sd, sd)
+    w, vecs = np.linalg.eigh(R)
+    if w[0] < 1e-10:
+        involved = [names[int(i)] for i in np.flatnonzero(np.abs(vecs[:, 0]) > 0.1)]
+        raise DataError("the sample covariance matrix is singular: columns "
+                        f"{', '.join(involved)} are linearly dependent")
+
+
+def from_frame(df: Any, names: Sequence[str], *, missing: str = "listwise") -> Sample:
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise DataError("data must be a pandas DataFrame")
+    absent = [v for v in names if v not in df.columns]
+    if absent:
+        raise DataError(f"column '{absent[0]}' named in the model is missing from the data"
+                        + (f" (also missing: {', '.join(absent[1:])})" if len(absent) > 1 else ""))
+    cols = {}
+    for v in names:
+        col = df[v]
+        if col.dtype == bool:
+            col = col.astype(float)
+        num = pd.to_numeric(col, errors="coerce")
+        bad = num.isna() & col.notna() & (col.astype(str).str.strip() != "")
+        if bad.any():
+            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"column '{v}' contains non-numeric values (e.g. {col.iloc[pos]!r} in row {pos + 1})")
+        cols[v] = num.astype(float).to_numpy()
+    X = np.column_stack([cols[v] for v in names]) if names else np.zeros((len(df), 0))
+    n_all = X.shape[0]
+    if missing == "listwise":
+        X = X[~np.isnan(X).any(axis=1)]
+    elif missing == "fiml":
+        X = X[~np.isnan(X).all(axis=1)]
+    else:
+        raise DataError(f"missing must be 'listwise' or 'fiml', not {missing!r}")
+    n = X.shape[0]
+    if n < len(names) or n < 2:
+        raise DataError(f"fewer rows ({n}) than variables in the model ({len(names)}) after removing "
+                        "incomplete rows" if missing == "listwise" else
+                        f"fewer rows ({n}) than variables in the model ({len(names)})")
+    if missing == "listwise":
+        mean = X.mean(axis=0)
+        S = np.cov(X.T, bias=True).reshape(len(names), len(names))
+    else:
+        from .fiml import em_saturated
+
+        for i, v in enumerate(names):
+            obs = X[~np.isnan(X[:, i]), i]
+            if obs.size < 2 or np.ptp(obs) == 0:
+                raise DataError(f"column '{v}' is constant (zero variance)" if obs.size >= 2
+                                else f"column '{v}' has fewer than two observed values")
+        mean, S, _ = em_saturated(X)
+    _check_cov(S, names, n)
+    return Sample(tuple(names), n, S, mean, X, n_all - n)
+
+
+def from_cov(cov: Any, names: Sequence[str], n_obs: int | None, model_names: Sequence[str],
+             mean: Any = None) -> Sample:
+    import pandas as pd
+
+    if n_obs is None or int(n_obs) < 2:
+        raise DataError("n_obs (the number of observations behind the covariance matrix) is required")
+    if isinstance(cov, pd.DataFrame):
+        given = [str(c) for c in cov.columns]
+        M = cov.to_numpy(dtype=float)
+    else:
+        M = np.asarray(cov, dtype=float)
+        given = list(names) if names is not None else []
+        if len(given) != M.shape[0]:
+            raise DataError("pass the variable names of the covariance matrix (sample_names=...) "
+                            "or give it as a DataFrame")
+    if M.ndim != 2 or M.shape[0] != M.shape[1] or not np.allclose(M, M.T, atol=1e-8 * np.abs(M).max()):
+        raise DataError("the covariance matrix must be square and symmetric")
+    absent = [v for v in model_names if v not in given]
+    if absent:
+        raise DataError(f"variable '{absent[0]}' named in the model is missing from the covariance matrix")
+    idx = [given.index(v) for v in model_names]
+    S = M[np.ix_(idx, idx)]
+    S = 0.5 * (S + S.T)
+    n = int(n_obs)
+    _check_cov(S, model_names, n)
+    mu = np.zeros(len(idx)) if mean is None else np.asarray(mean, dtype=float)[idx]
+    return Sample(tuple(model_names), n, S, mu, None)

@@ -1,0 +1,80 @@
+"""Modification indices (Sorbom, 1989) with expected parameter change and its standardized version, for
+fixed-to-zero loadings, residual covariances and latent regressions, from the expected information."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .implied import jacobian, moments
+from .matrices import RAM, Array, build_ram
+from .objective import expected_hessian_from, ml_gradient_from
+from .partable import Param, ParTable
+
+
+def candidates(pt: ParTable) -> list[Param]:
+    have = {(r.lhs, r.op, r.rhs) for r in pt.rows}
+    have |= {(r.rhs, r.op, r.lhs) for r in pt.rows if r.op == "~~"}
+    indicators = [v for v in pt.observed if any(r.op == "=~" and r.rhs == v for r in pt.rows)]
+    out: list[Param] = []
+    for f in pt.latent:
+        for x in indicators:
+            if (f, "=~", x) not in have:
+                out.append(Param(f, "=~", x, user=False))
+    free_obs = [v for v in pt.observed if v not in pt.fixed_x]
+    for i, a in enumerate(free_obs):
+        for b in free_obs[i + 1:]:
+            if (a, "~~", b) not in have:
+                out.append(Param(a, "~~", b, user=False))
+    for a in pt.latent:
+        for b in pt.latent:
+            if a != b and (a, "~", b) not in have and (b, "~", a) not in have and (b, "=~", a) not in have \
+                    and (a, "=~", b) not in have:
+                out.append(Param(a, "~", b, user=False))
+    return out
+
+
+def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int) -> list[dict[str, Any]]:
+    cands = candidates(pt)
+    if not cands:
+        return []
+    q = ram.q
+    ext_rows = [*pt.rows, *(replace(c, free=q + 1 + k) for k, c in enumerate(cands))]
+    ext = build_ram(replace(pt, rows=tuple(ext_rows)), exo_cov=S)
+    th = np.concatenate([theta, np.zeros(len(cands))])
+    mom = moments(ext, th)
+    J, _ = jacobian(ext, mom)
+    H = expected_hessian_from(J, mom.sigma)
+    g = ml_gradient_from(ext, mom, S)
+    Hff = H[:q, :q]
+    try:
+        Hinv = np.linalg.inv(Hff)
+    except np.linalg.LinAlgError:
+        Hinv = np.linalg.pinv(Hff)
+    Hcf = H[q:, :q]
+    h = np.diag(H[q:, q:]) - np.einsum("ij,jk,ik->i", Hcf, Hinv, Hcf)
+    gc = g[q:]
+    sd = np.sqrt(np.clip(np.diag(mom.total), 1e-300, None))
+    res = np.diag(mom.S)
+    idx = {v: i for i, v in enumerate(ram.names)}
+    out: list[dict[str, Any]] = []
+    for k, c in enumerate(cands):
+        if not h[k] > 1e-10 * max(1.0, abs(H[q + k, q + k])):
+            continue
+        mi = 0.5 * n * gc[k] ** 2 / h[k]
+        epc = -gc[k] / h[k]
+        a, b = idx[c.lhs], idx[c.rhs]
+        if c.op == "=~":
+            sepc = epc * sd[a] / sd[b]
+        elif c.op == "~":
+            sepc = epc * sd[b] / sd[a]
+        else:
+            den = res[a] * res[b]
+            sepc = epc / math.sqrt(den) if den > 0 else float("nan")
+        out.append({"lhs": c.lhs, "op": c.op, "rhs": c.rhs, "mi": float(mi), "epc": float(epc),
+                    "sepc_all": float(sepc)})
+    out.sort(key=lambda d: -d["mi"])
+    return out

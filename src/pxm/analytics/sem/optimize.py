@@ -1,0 +1,89 @@
+"""Stage 6: optimisation. Fisher scoring with step halving, polished by Newton steps on a Hessian obtained
+by differencing the analytic gradient, until the gradient norm is below ``tol``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .implied import jacobian, moments
+from .matrices import RAM, Array
+from .objective import expected_hessian_from, ml_gradient_from, ml_objective, ml_value
+
+
+@dataclass(frozen=True)
+class OptResult:
+    theta: Array
+    f: float
+    grad: Array
+    iterations: int
+    converged: bool
+    message: str
+
+
+def numeric_hessian(grad: Callable[[Array], Array], theta: Array, rel: float = 1e-5) -> Array:
+    q = len(theta)
+    H = np.zeros((q, q))
+    for k in range(q):
+        h = rel * max(1.0, abs(theta[k]))
+        e = np.zeros(q)
+        e[k] = h
+        H[:, k] = (grad(theta + e) - grad(theta - e)) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def _solve(H: Array, g: Array) -> Array:
+    try:
+        return np.linalg.solve(H, g)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(H, g, rcond=None)[0]
+
+
+def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: int = 500,
+           polish: bool = True) -> OptResult:
+    """Minimise F_ML(theta; S)."""
+    logdet_S = float(np.linalg.slogdet(S)[1])
+    theta = theta0.astype(float).copy()
+    mom = moments(ram, theta)
+    f = ml_value(mom.sigma, S, logdet_S)
+    if not np.isfinite(f):
+        return OptResult(theta, f, np.full(ram.q, np.nan), 0, False, "starting values give a non-positive-"
+                         "definite implied covariance matrix")
+    g = ml_gradient_from(ram, mom, S)
+    it = 0
+    newton_ok = polish
+    for it in range(1, maxiter + 1):
+        gmax = float(np.max(np.abs(g))) if g.size else 0.0
+        if gmax < tol:
+            return OptResult(theta, f, g, it - 1, True, "converged")
+        step = None
+        if newton_ok and gmax < 1e-4:
+            H = numeric_hessian(lambda t: ml_objective(ram, t, S, logdet_S)[1], theta)
+            if np.all(np.isfinite(H)) and np.linalg.eigvalsh(H)[0] > 0:
+                step = _solve(H, g)
+        if step is None:
+            J, _ = jacobian(ram, mom)
+            step = _solve(expected_hessian_from(J, mom.sigma), g)
+        t = 1.0
+        accepted = False
+        for _ in range(40):
+            cand = theta - t * step
+            mom_c = moments(ram, cand)
+            f_c = ml_value(mom_c.sigma, S, logdet_S)
+            if np.isfinite(f_c) and f_c <= f + 1e-12 * max(1.0, abs(f)):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            if gmax < 1e-6:  # at numerical precision of the objective
+                return OptResult(theta, f, g, it, gmax < 1e-6, "converged (objective flat to precision)")
+            if newton_ok:
+                newton_ok = False
+                continue
+            return OptResult(theta, f, g, it, False, "line search failed")
+        theta, mom, f = cand, mom_c, f_c
+        g = ml_gradient_from(ram, mom, S)
+    gmax = float(np.max(np.abs(g))) if g.size else 0.0
+    return OptResult(theta, f, g, maxiter, gmax < 1e-6, "iteration limit reached")
