@@ -43,6 +43,21 @@ class Settings(BaseSettings):
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     timezone: str = "UTC"
+    # Messages (survey invitations): "outbox" only records them (demo); "smtp" sends email via the server below.
+    email_sender: str = Field(default="outbox", pattern="^(outbox|smtp)$")
+    sms_sender: str = "outbox"  # "outbox" or a dotted path "module:factory" returning an SMS sender
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "PXM Surveys <surveys@pxm.invalid>"
+    # Survey invitations: at most one per patient per fatigue window, across all surveys.
+    feedback_fatigue_days: int = 30
+    feedback_delay_hours: float = 24.0
+    feedback_expiry_days: int = 14
+    feedback_reminder_days: int = 3
+    feedback_max_reminders: int = 1
 
     @field_validator("job_modules", mode="before")
     @classmethod
