@@ -35,10 +35,10 @@ def _fail(messages: list[str], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _progress(total: int) -> Any:
+def _progress(total: int, label: str = "bootstrap") -> Any:
     if total <= 0:
         return nullcontext(None)
-    return Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err, transient=True)
 
 
@@ -97,12 +97,21 @@ def run(
 @app.command("reproduce-paper")
 def reproduce_paper_cmd(
     seed: int = typer.Option(352, "--seed", help="seed of the simulated sample"),
+    replications: int = typer.Option(20, "--replications", min=0,
+                                     help="further simulated samples for a Monte Carlo range of the estimates"),
     fmt: PaperFormat = typer.Option(PaperFormat.text, "--format", help="text or json"),
 ) -> None:
     """Rebuild the paper's data from its tables, re-estimate, and list the inconsistencies in its numbers."""
     from pxm.analytics.study.paper import reproduce_paper
 
-    result = reproduce_paper(seed=seed)
+    with _progress(replications, "samples") as progress:
+        task = progress.add_task("replications", total=replications) if progress else None
+
+        def tick(done: int, total: int) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done)
+
+        result = reproduce_paper(seed=seed, replications=replications, progress=tick)
     if fmt is PaperFormat.json:
         content = dict(result.to_dict())
         study = content.pop("study")

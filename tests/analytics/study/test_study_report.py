@@ -100,8 +100,11 @@ def test_cli_mapping_file_and_missing_file(tmp_path, likert_df) -> None:
 
 
 def test_cli_reproduce_paper_json() -> None:
-    res = runner.invoke(app, ["reproduce-paper", "--format", "json", "--seed", "352"])
+    res = runner.invoke(app, ["reproduce-paper", "--format", "json", "--seed", "352", "--replications", "3"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert {"inconsistencies", "checks", "tolerance", "side_by_side"} <= set(d)
     assert any(i["quantity"] == "df (Table 3)" for i in d["inconsistencies"])
+    mc = d["monte_carlo"]
+    assert mc["replications"] == 3 and mc["failed"] == 0
+    assert {"beta_PPE", "r2_BP", "cfi", "rmsea"} <= set(mc["summary"])
