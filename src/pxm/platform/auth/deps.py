@@ -88,6 +88,8 @@ def verify_csrf(request: Request, actor: Actor = Depends(current_actor),
                 csrf: str | None = Depends(submitted_csrf)) -> None:
     """Explicit CSRF check for page form POSTs (``current_actor`` already enforces it for cookie sessions)."""
     ws = getattr(request.state, "web_session", None)
+    if request.method in SAFE_METHODS:
+        return
     if ws is not None and not csrf_matches(ws.csrf_token, csrf):
         raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
 

@@ -8,7 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pxm.platform.audit import record
@@ -17,11 +17,11 @@ from pxm.platform.auth.models import ApiToken, User, WebSession
 from pxm.platform.auth.permissions import Role
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import APIError, Conflict
+from pxm.platform.http.errors import APIError, Conflict, NotFound
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("pxm-timing-equaliser")
-TOKEN_PREFIX = "pxm_"
+TOKEN_PREFIX = "pxm_"  # noqa: S105 (a public prefix, not a secret)
 
 
 def hash_password(password: str) -> str:
@@ -148,3 +148,75 @@ def resolve_api_token(session: Session, secret: str) -> User | None:
     if tok.last_used_at is None or now - tok.last_used_at > dt.timedelta(minutes=1):
         tok.last_used_at = now
     return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+def get_user_by_username(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("user", repr(username))
+    return user
+
+
+def revoke_user_access(session: Session, user_id: int) -> None:
+    """End every session and API token of a user (deactivation, role change)."""
+    now = utcnow()
+    session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked.is_(False))
+                    .values(revoked=True))
+    session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+
+
+def update_user(session: Session, actor: Actor, user_id: int, *, display_name: str | None = None,
+                role: str | None = None, active: bool | None = None, password: str | None = None) -> User:
+    user = get_user(session, user_id)
+    changes: dict[str, object] = {}
+    if role is not None and role != user.role:
+        if role not in {r.value for r in Role}:
+            raise APIError(422, "invalid_role",
+                           f"unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}")
+        changes["role"] = [user.role, role]
+        user.role = role
+    if display_name is not None and display_name != user.display_name:
+        changes["display_name"] = True
+        user.display_name = display_name
+    if password is not None:
+        validate_password(password)
+        user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        changes["password"] = True
+    if active is not None and active != user.active:
+        if not active and actor.user_id == user.id:
+            raise Conflict("you cannot deactivate your own account")
+        changes["active"] = [user.active, active]
+        user.active = active
+    if "active" in changes or "role" in changes or "password" in changes:
+        revoke_user_access(session, user.id)
+    if changes:
+        session.flush()
+        record(session, actor, "user.update", "user", user.id, details=changes)
+    return user
+
+
+def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user_id)
+                                .order_by(ApiToken.id)).scalars())
+
+
+def revoke_token(session: Session, actor: Actor, token_id: int, *, any_user: bool = False) -> ApiToken:
+    """Revoke one token; only the owner may, unless ``any_user`` (an administrator)."""
+    tok = session.get(ApiToken, token_id)
+    if tok is None or (not any_user and tok.user_id != actor.user_id):
+        raise NotFound("API token", token_id)
+    if tok.revoked_at is None:
+        tok.revoked_at = utcnow()
+        session.flush()
+        record(session, actor, "token.revoke", "api_token", tok.id)
+    return tok
