@@ -10,6 +10,20 @@ def include_all(app: FastAPI) -> None:
 
     pages.install(app)  # /static and the HTML error page
     app.include_router(health.router)
+    from pxm.platform.audit import routes as audit_routes
+
+    app.include_router(audit_routes.router)
+    from pxm.platform.auth import routes as auth_routes
+    from pxm.web.pages import admin as admin_pages
+    from pxm.web.pages import auth as auth_pages
+    from pxm.web.pages import overview as overview_pages
+
+    app.include_router(auth_routes.router)
+    app.include_router(auth_routes.users)
+    app.include_router(auth_pages.router)
+    app.include_router(overview_pages.router)
+    app.include_router(overview_pages.api)
+    app.include_router(admin_pages.router)
     from pxm.platform.people import routes as people_routes
 
     app.include_router(people_routes.router)
