@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,13 +95,17 @@ def _rows(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Recompute every hash; name the first sequence number where the chain breaks."""
+def verify_chain(session: Session, on_progress: Callable[[int], None] | None = None) -> ChainReport:
+    """Recompute every hash; name the first sequence number where the chain breaks.
+
+    ``on_progress(events_checked)`` is called every 1000 events (the CLI's progress bar)."""
     prev = GENESIS_HASH
     expected_seq = 1
     count = 0
     for row in _rows(session):
         count += 1
+        if on_progress is not None and count % 1000 == 0:
+            on_progress(count)
         if row.seq != expected_seq:
             return ChainReport(False, count, row.seq, expected_seq,
                                f"sequence {expected_seq} is missing (next present is {row.seq})")
