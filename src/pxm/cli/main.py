@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from pxm.cli import db, serve
+from pxm.cli import audit, db, serve
 
 app = typer.Typer(help="PXM: patient experience management", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 app.add_typer(db.app, name="db")
 app.command("serve")(serve.serve_cmd)
 app.command("worker")(serve.worker_cmd)
+app.add_typer(audit.app, name="audit")
 
 
 if __name__ == "__main__":
