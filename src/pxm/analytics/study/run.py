@@ -57,7 +57,7 @@ def fit_model(syntax: str, data: pd.DataFrame) -> dict[str, Any]:
     """Fit with the PXM SEM engine (ML, listwise) and return its result dict."""
     try:
         result = sem.fit(syntax, data)
-    except (sem.DataError, sem.ModelIdentificationError) as exc:
+    except sem.SEMError as exc:  # DataError, ModelIdentificationError, ...: the data cannot carry the model
         raise StudyDataError([f"the model cannot be estimated on this data: {exc}"]) from exc
     return result.to_dict()
 
