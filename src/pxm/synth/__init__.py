@@ -1,0 +1,1 @@
+"""Deterministic synthetic demo organization: ``generate(session_factory, patients, seed)``."""

@@ -1,0 +1,41 @@
+"""Fast loading: SQLAlchemy Core ``insert()`` executemany on a light table whose sealed columns take bytes.
+
+The ORM's ``Sealed`` type seals on bind; bulk loaders seal themselves (``keyring().seal(value,
+"patients.<col>")``, the same context the model uses) and write the bytes through this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import LargeBinary, TableClause, column, insert, table
+from sqlalchemy.orm import Session
+
+from pxm.platform.people.crypto import Sealed
+from pxm.platform.people.models import Encounter, Patient
+
+
+def raw_table(model: type[Any], skip: Sequence[str] = ("id",)) -> TableClause:
+    cols = []
+    for c in model.__table__.columns:
+        if c.name in skip:
+            continue
+        cols.append(column(c.name, LargeBinary() if isinstance(c.type, Sealed) else c.type))
+    return table(model.__tablename__, *cols)
+
+
+PATIENTS = raw_table(Patient)
+ENCOUNTERS = raw_table(Encounter)
+SEALED_COLUMNS = tuple(c.name for c in Patient.__table__.columns if isinstance(c.type, Sealed))
+
+
+def sealed_context(col: str) -> str:
+    ctx: str = Patient.__table__.columns[col].type.context
+    return ctx
+
+
+def insert_rows(session: Session, target: TableClause, rows: list[dict[str, Any]]) -> int:
+    if rows:
+        session.connection().execute(insert(target), rows)
+    return len(rows)

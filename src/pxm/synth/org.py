@@ -1,0 +1,151 @@
+"""Step "org": 3 facilities, 16 departments and service lines, ~60 staff with roles, skills and capacity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from pxm.platform.db.base import utcnow
+from pxm.platform.people.models import OrgUnit, Staff
+from pxm.synth.names import EN_FAMILY, EN_FEMALE, EN_MALE, ES_FAMILY, ES_FEMALE, ES_MALE
+from pxm.synth.registry import SynthContext, register_step
+
+FACILITIES = (
+    ("RMC", "Riverbend Medical Center", "America/Chicago"),          # flagship hospital
+    ("NCH", "Northside Community Hospital", "America/Chicago"),
+    ("LOC", "Lakeview Outpatient & Telehealth Center", "America/Chicago"),
+)
+# (code, name, kind, facility code, clinical)
+DEPARTMENTS = (
+    ("ED", "Emergency Department", "department", "RMC", True),
+    ("ED-N", "Northside Emergency Department", "department", "NCH", True),
+    ("CARD", "Cardiology", "service_line", "RMC", True),
+    ("ONC", "Oncology", "service_line", "RMC", True),
+    ("ORTHO", "Orthopedics", "service_line", "NCH", True),
+    ("PEDS", "Pediatrics", "service_line", "NCH", True),
+    ("MAT", "Maternity", "service_line", "NCH", True),
+    ("PC", "Primary Care", "service_line", "LOC", True),
+    ("RAD", "Radiology", "department", "RMC", True),
+    ("LAB", "Laboratory", "department", "RMC", True),
+    ("BH", "Behavioral Health", "service_line", "LOC", True),
+    ("TELE", "Telehealth", "department", "LOC", True),
+    ("SURG", "Surgery", "service_line", "RMC", True),
+    ("PHARM", "Pharmacy", "department", "RMC", False),
+    ("ACCESS", "Patient Access & Contact Center", "department", "LOC", False),
+    ("BILL", "Billing Office", "department", "LOC", False),
+)
+REASONS = ("scheduling", "billing", "prescription_refill", "test_results", "referral", "records_request",
+           "insurance", "general")
+CHANNELS = ("phone", "chat", "email", "sms")
+CLINICAL_STAFF = {  # department -> (physicians, nurses)
+    "ED": (2, 2), "ED-N": (1, 1), "CARD": (1, 1), "ONC": (1, 1), "ORTHO": (1, 0), "PEDS": (1, 1), "MAT": (1, 1),
+    "PC": (2, 2), "BH": (1, 0), "TELE": (1, 1), "SURG": (1, 1), "RAD": (0, 0), "LAB": (0, 0),
+}
+STATUSES = ("available", "available", "available", "busy", "busy", "away", "offline")
+
+
+@dataclass
+class OrgRefs:
+    """Ids the later steps need: facilities and departments by code, providers per department."""
+
+    facilities: dict[str, int] = field(default_factory=dict)
+    departments: dict[str, int] = field(default_factory=dict)
+    providers: dict[str, list[int]] = field(default_factory=dict)
+    agents: list[int] = field(default_factory=list)
+    supervisors: list[int] = field(default_factory=list)
+    managers: list[int] = field(default_factory=list)
+
+
+def _unit(ctx: SynthContext, code: str, name: str, kind: str, parent: int | None, tz: str) -> tuple[int, bool]:
+    found = ctx.db.execute(select(OrgUnit.id).where(OrgUnit.code == code)).scalar_one_or_none()
+    if found is not None:
+        return found, False
+    unit = OrgUnit(code=code, name=name, kind=kind, parent_id=parent, timezone=tz)
+    ctx.db.add(unit)
+    ctx.db.flush()
+    return unit.id, True
+
+
+class _Names:
+    def __init__(self, ctx: SynthContext) -> None:
+        self.rng = ctx.rng("org.names")
+        self.used: set[str] = set()
+
+    def person(self, spanish: bool = False) -> str:
+        while True:
+            female = self.rng.random() < 0.6
+            given = (ES_FEMALE if female else ES_MALE) if spanish else (EN_FEMALE if female else EN_MALE)
+            family = ES_FAMILY if spanish else EN_FAMILY
+            name = f"{given[self.rng.integers(len(given))]} {family[self.rng.integers(len(family))]}"
+            if name not in self.used:
+                self.used.add(name)
+                return name
+
+
+@register_step("org", order=10)
+def load_org(ctx: SynthContext) -> dict[str, int]:
+    """Facilities, departments and staff (reused when the codes already exist)."""
+    refs = OrgRefs()
+    created_units = 0
+    for code, name, tz in FACILITIES:
+        refs.facilities[code], new = _unit(ctx, code, name, "facility", None, tz)
+        created_units += new
+    for code, name, kind, fac, _clinical in DEPARTMENTS:
+        refs.departments[code], new = _unit(ctx, code, name, kind, refs.facilities[fac], "America/Chicago")
+        created_units += new
+    ctx.state["org"] = refs
+    existing = {s.username: s for s in ctx.db.execute(select(Staff)).scalars()}
+    rng = ctx.rng("org.staff")
+    names = _Names(ctx)
+    now = utcnow()
+    specs: list[dict[str, object]] = []
+    for i in range(25):  # contact-center agents; about a third speak Spanish
+        spanish = i % 3 == 0
+        reasons = sorted(rng.choice(REASONS, size=int(rng.integers(3, 6)), replace=False).tolist())
+        channels = ["phone"] + sorted(rng.choice(CHANNELS[1:], size=int(rng.integers(0, 3)), replace=False).tolist())
+        specs.append(dict(username=f"agent{i + 1:02d}", display_name=names.person(spanish), job_role="agent",
+                          dept="ACCESS", team=f"Team {'ABC'[i % 3]}", languages=["en", "es"] if spanish else ["en"],
+                          reasons=reasons, channels=channels, capacity=int(rng.integers(3, 7)),
+                          status=STATUSES[int(rng.integers(len(STATUSES)))]))
+    for i in range(4):
+        specs.append(dict(username=f"supervisor{i + 1}", display_name=names.person(i == 0), job_role="supervisor",
+                          dept="ACCESS" if i < 3 else "BILL", team=f"Team {'ABCB'[i]}",
+                          languages=["en", "es"] if i == 0 else ["en"], reasons=[*REASONS, "complaint", "escalation"],
+                          channels=list(CHANNELS), capacity=4, status="available"))
+    for i, (dept, title) in enumerate((("ACCESS", "Contact center manager"), ("ACCESS", "CX manager"),
+                                       ("RMC", "Quality & compliance manager"), ("BILL", "Revenue cycle manager"))):
+        specs.append(dict(username=f"manager{i + 1}", display_name=names.person(i == 1), job_role="manager",
+                          dept=dept, team=title, languages=["en"], reasons=[], channels=[], capacity=0,
+                          status="offline"))
+    for i in range(2):
+        specs.append(dict(username=f"billing{i + 1}", display_name=names.person(False), job_role="billing_specialist",
+                          dept="BILL", team="Billing", languages=["en", "es"] if i else ["en"],
+                          reasons=["billing", "insurance"], channels=["phone", "email"], capacity=4, status="available"))
+    for dept, (n_phys, n_nurse) in CLINICAL_STAFF.items():
+        for role, n in (("physician", n_phys), ("nurse", n_nurse)):
+            for _ in range(n):
+                k = sum(1 for s in specs if s["job_role"] == role) + 1
+                specs.append(dict(username=f"{role[:3]}{k:02d}", display_name=names.person(rng.random() < 0.2),
+                                  job_role=role, dept=dept, team=dept, languages=["en"], reasons=[], channels=[],
+                                  capacity=0, status="available"))
+    all_units = {**refs.facilities, **refs.departments}
+    new_staff = 0
+    for spec in specs:
+        dept = str(spec.pop("dept"))
+        staff = existing.get(str(spec["username"]))
+        if staff is None:
+            staff = Staff(**spec, org_unit_id=all_units[dept], status_since=now)
+            ctx.db.add(staff)
+            new_staff += 1
+        ctx.db.flush()
+        if staff.job_role in ("physician", "nurse"):
+            refs.providers.setdefault(dept, []).append(staff.id)
+        elif staff.job_role == "agent":
+            refs.agents.append(staff.id)
+        elif staff.job_role == "supervisor":
+            refs.supervisors.append(staff.id)
+        elif staff.job_role == "manager":
+            refs.managers.append(staff.id)
+    ctx.progress("org", 1, 1)
+    return {"org_units": created_units, "staff": new_staff}
