@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 TASK_MODULES: list[str] = [
     "pxm.practices.resolution.tasks",
+    "pxm.practices.feedback.tasks",
     "pxm.operations.routing.tasks",
 ]
 
