@@ -11,8 +11,20 @@ app = typer.Typer(help="PXM: patient experience management", no_args_is_help=Tru
 app.add_typer(db.app, name="db")
 app.command("serve")(serve.serve_cmd)
 app.command("worker")(serve.worker_cmd)
+from pxm.cli import demo as _demo  # noqa: E402
+
+app.command("synth")(_demo.synth_cmd)
+app.command("demo")(_demo.demo_cmd)
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="user")
+from pxm.cli import sem as _sem  # noqa: E402
+from pxm.cli import study as _study  # noqa: E402
+
+app.add_typer(_sem.app, name="sem")
+app.add_typer(_study.app, name="study")
+from pxm.cli import staffing as _staffing  # noqa: E402
+
+app.command("staffing")(_staffing.staffing)
 
 
 if __name__ == "__main__":
