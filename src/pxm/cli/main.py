@@ -15,10 +15,6 @@ from pxm.cli import demo as _demo  # noqa: E402
 
 app.command("synth")(_demo.synth_cmd)
 app.command("demo")(_demo.demo_cmd)
-from pxm.cli import demo as _demo  # noqa: E402
-
-app.command("synth")(_demo.synth_cmd)
-app.command("demo")(_demo.demo_cmd)
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="user")
 from pxm.cli import sem as _sem  # noqa: E402
