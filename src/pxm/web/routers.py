@@ -27,3 +27,8 @@ def include_all(app: FastAPI) -> None:
     from pxm.platform.people import routes as people_routes
 
     app.include_router(people_routes.router)
+    from pxm.operations.staffing import routes as staffing_routes
+    from pxm.web.pages import staffing as staffing_pages
+
+    app.include_router(staffing_routes.router)
+    app.include_router(staffing_pages.router)
