@@ -17,10 +17,8 @@ app.command("synth")(_demo.synth_cmd)
 app.command("demo")(_demo.demo_cmd)
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="user")
-from pxm.cli import sem as _sem  # noqa: E402
 from pxm.cli import study as _study  # noqa: E402
 
-app.add_typer(_sem.app, name="sem")
 app.add_typer(_study.app, name="study")
 from pxm.cli import staffing as _staffing  # noqa: E402
 
