@@ -333,7 +333,8 @@ def log_contact(
         found = _find_case_for(session, patient_id, reason, started_at, window_days)
         case = found or open_case(session, actor, patient_id=patient_id, reason=reason, channel=channel,
                                   opened_at=min(started_at, queued_at or started_at), route=route)
-    if case.status in DONE_STATUSES and not abandoned:
+    # A repeat contact from the patient reopens a resolved case; an outbound follow-up does not.
+    if case.status in DONE_STATUSES and direction == Direction.inbound and not abandoned:
         to = CaseStatus.in_progress if agent_id is not None else (
             CaseStatus.assigned if case.assigned_staff_id else CaseStatus.new)
         transition(session, actor, case.id, to.value, note="reopened by a repeat contact", at=started_at)
@@ -348,7 +349,7 @@ def log_contact(
         case.first_response_at = answered_at or started_at
     _event(session, actor, case, "contact", at=started_at, note=note,
            details={"contact_id": contact.id, "channel": channel, "direction": direction})
-    if resolved:
+    if resolved and case.status not in DONE_STATUSES:
         transition(session, actor, case.id, CaseStatus.resolved.value,
                    resolution_code=resolution_code or RESOLVED_AT_CONTACT, at=ended_at or started_at)
     elif handled and case.status in (CaseStatus.new, CaseStatus.assigned):

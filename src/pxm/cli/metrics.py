@@ -1,0 +1,113 @@
+"""``pxm metrics``: service measures computed from stored data (one command per metric).
+
+``pxm metrics fcr`` and ``pxm metrics contacts`` come from the service desk; survey metrics (nps, csat,
+topbox) are added here by the feedback feature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from pxm.cli.common import FormatOption, OutputFormat, console, fail, print_json, session_factory
+from pxm.platform.config import get_settings
+from pxm.platform.db.base import utcnow
+
+app = typer.Typer(help="Service metrics (FCR, contact-centre measures, ...)", no_args_is_help=True)
+
+FromOption = typer.Option(None, "--from", help="first day (YYYY-MM-DD) of the selection")
+ToOption = typer.Option(None, "--to", help="last day (YYYY-MM-DD) of the selection, inclusive")
+AsOfOption = typer.Option(None, "--as-of", help="report as of this ISO time (default: now), for reproducible runs")
+ByOption = typer.Option(None, "--by", help="group by agent, team, reason, channel or day")
+WindowOption = typer.Option(7, "--window-days", min=1, max=365, help="repeat-contact window in days")
+
+
+def _day(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name} must be a date such as 2025-03-01 (got {value!r})")
+
+
+def _as_of(value: str | None) -> dt.datetime:
+    if value is None:
+        return utcnow()
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--as-of must be an ISO time such as 2025-06-30T00:00:00Z (got {value!r})")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _check_by(by: str | None) -> None:
+    from pxm.practices.resolution.fcr import GROUPINGS
+
+    if by is not None and by not in GROUPINGS:
+        fail(f"--by must be one of: {', '.join(GROUPINGS)} (got {by!r})")
+
+
+@app.command("fcr")
+def fcr_cmd(
+    start: str = FromOption, end: str = ToOption, window_days: int = WindowOption, by: str = ByOption,
+    as_of: str = AsOfOption, fmt: OutputFormat = FormatOption,
+) -> None:
+    """First contact resolution: cases resolved in their first (inbound) contact with no repeat in the window."""
+    from pxm.practices.resolution.fcr import fcr_report
+
+    _check_by(by)
+    d0, d1, when = _day(start, "--from"), _day(end, "--to"), _as_of(as_of)
+    if d0 and d1 and d1 < d0:
+        fail("--to must not be before --from")
+    with session_factory()() as s:
+        report = fcr_report(s, window_days=window_days, as_of=when, start=d0, end=d1, by=by,
+                            tz=get_settings().timezone)
+    if fmt == OutputFormat.json:
+        print_json(report)
+        return
+    console.print(f"FCR {_pct(report['fcr_rate'])}: {report['resolved_first_contact']} of {report['eligible']} "
+                  f"eligible cases ({report['pending']} pending, window {window_days} days, "
+                  f"{report['contacts']} contacts)")
+    if by:
+        t = Table(by, "cases", "eligible", "FCR cases", "pending", "FCR rate")
+        for g in report["groups"]:  # type: ignore[attr-defined]
+            t.add_row(str(g["key"]), str(g["cases"]), str(g["eligible"]), str(g["resolved_first_contact"]),
+                      str(g["pending"]), _pct(g["fcr_rate"]))
+        console.print(t)
+
+
+@app.command("contacts")
+def contacts_cmd(
+    start: str = FromOption, end: str = ToOption, by: str = ByOption, as_of: str = AsOfOption,
+    window_days: int = WindowOption,
+    service_level_seconds: int = typer.Option(20, "--service-level-seconds", min=1, max=3600,
+                                              help="answer-time target for service level"),
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """AHT, ASA, abandonment, service level, repeat-contact rate and contacts per resolved case."""
+    from pxm.practices.resolution.metrics import contacts_report
+
+    _check_by(by)
+    with session_factory()() as s:
+        report = contacts_report(s, as_of=_as_of(as_of), start=_day(start, "--from"), end=_day(end, "--to"),
+                                 by=by, window_days=window_days, service_level_seconds=service_level_seconds,
+                                 tz=get_settings().timezone)
+    if fmt == OutputFormat.json:
+        print_json(report)
+        return
+    t = Table(by or "", "contacts", "AHT s", "ASA s", "abandon", f"SL {service_level_seconds}s", "repeat",
+              "contacts/resolved case")
+    rows = [{"key": "all", **report}] + list(report["groups"])  # type: ignore[call-overload]
+    for g in rows:
+        t.add_row(str(g["key"]), str(g["contacts"]), str(g["aht_seconds"] or "-"), str(g["asa_seconds"] or "-"),
+                  _pct(g["abandonment_rate"]), _pct(g["service_level"]), _pct(g["repeat_contact_rate"]),
+                  str(g["contacts_per_resolved_case"] or "-"))
+    console.print(t)
