@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pxm.cli import audit, db, serve, users
+from pxm.cli import audit, db, imports, metrics, serve, users
 
 app = typer.Typer(help="PXM: patient experience management", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -17,6 +17,8 @@ app.command("synth")(_demo.synth_cmd)
 app.command("demo")(_demo.demo_cmd)
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="user")
+app.add_typer(metrics.app, name="metrics")
+app.add_typer(imports.app, name="import")
 from pxm.cli import study as _study  # noqa: E402
 
 app.add_typer(_study.app, name="study")
