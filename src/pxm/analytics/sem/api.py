@@ -17,14 +17,14 @@ from .information import (
     casewise_scores,
     expected_information,
     gamma_adf,
+    gamma_nt_weight,
     safe_inverse,
     sandwich,
-    yuan_bentler_trace,
 )
 from .matrices import RAM, Array, build_ram, start_values
 from .modindices import modification_indices
-from .objective import ml_value
-from .optimize import OptResult, fit_ml
+from .objective import ml_objective, ml_value
+from .optimize import OptResult, fit_ml, numeric_hessian
 from .partable import ParTable, build_partable
 from .reliability import reliability
 from .results import SEMResult
@@ -176,17 +176,33 @@ def _ml_inference(pt: ParTable, ram: RAM, opt: OptResult, sample: data_mod.Sampl
                            sigma=mom.sigma, nel=nel)
     if estimator == "MLR":
         assert sample.X is not None
-        scores = casewise_scores(J, mom.sigma, sample.X, sample.mean)
-        vcov, _ = sandwich(A, scores)
-        Gamma = gamma_adf(sample.X, sample.mean)
-        c = yuan_bentler_trace(J, mom.sigma, Gamma) / df if df > 0 else float("nan")
-        # baseline: diagonal model, Jacobian = unit vectors on the variances
-        sd_b = np.diag(np.diag(S))
-        Jb = np.zeros((p, p, p))
-        Jb[np.arange(p), np.arange(p), np.arange(p)] = 1.0
-        cb = yuan_bentler_trace(Jb, sd_b, Gamma) / dfb if dfb > 0 else float("nan")
+        vcov, c, cb = _mlr(ram, opt, sample, J, mom, df, dfb)
         fitm.update(robust_fit_measures(T=T, df=df, c=c, Tb=Tb, dfb=dfb, cb=cb, n=N))
     return vcov, fitm
+
+
+def _mlr(ram: RAM, opt: OptResult, sample: data_mod.Sample, J: Array, mom: Any, df: int,
+         dfb: int) -> tuple[Array, float, float]:
+    """lavaan's MLR: observed-information bread, Huber-White meat, Yuan-Bentler (Mplus variant) scaling with
+    the unrestricted (h1) information evaluated at the sample covariance."""
+    assert sample.X is not None
+    S, X, p = sample.cov, sample.X, ram.p
+    logdet_S = float(np.linalg.slogdet(S)[1])
+    A = 0.5 * numeric_hessian(lambda t: ml_objective(ram, t, S, logdet_S)[1], opt.theta)
+    scores = casewise_scores(J, mom.sigma, X, sample.mean)
+    vcov, _ = sandwich(A, scores)
+    tr_h1 = float(np.sum(gamma_adf(X, sample.mean) * gamma_nt_weight(S)))
+    B = scores.T @ scores / X.shape[0]
+    Ainv, _ = safe_inverse(A)
+    c = (tr_h1 - float(np.trace(Ainv @ B))) / df if df > 0 else float("nan")
+    Sb = np.diag(np.diag(S))
+    Jb = np.zeros((p, p, p))
+    Jb[np.arange(p), np.arange(p), np.arange(p)] = 1.0
+    sb = casewise_scores(Jb, Sb, X, sample.mean)
+    Ab = expected_information(Jb, Sb)
+    Abinv, _ = safe_inverse(Ab)
+    cb = (tr_h1 - float(np.trace(Abinv @ (sb.T @ sb / X.shape[0])))) / dfb if dfb > 0 else float("nan")
+    return vcov, c, cb
 
 
 def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fitm: dict[str, float],

@@ -87,3 +87,41 @@ def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: in
         g = ml_gradient_from(ram, mom, S)
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
     return OptResult(theta, f, g, maxiter, gmax < 1e-6, "iteration limit reached")
+
+
+def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float = 1e-7,
+                maxiter: int = 200) -> OptResult:
+    """BFGS started with the inverse expected Hessian at a nearby solution (warm start for resamples)."""
+    logdet_S = float(np.linalg.slogdet(S)[1])
+    x = theta0.astype(float).copy()
+    f, g = ml_objective(ram, x, S, logdet_S)
+    if not np.isfinite(f):
+        return OptResult(x, f, g, 0, False, "non-positive-definite implied covariance at the start")
+    Hk = H0inv.copy()
+    for it in range(1, maxiter + 1):
+        if float(np.max(np.abs(g))) < tol:
+            return OptResult(x, f, g, it - 1, True, "converged")
+        d = -Hk @ g
+        slope = float(g @ d)
+        if slope >= 0:
+            Hk = H0inv.copy()
+            d = -Hk @ g
+            slope = float(g @ d)
+        t = 1.0
+        for _ in range(30):
+            xn = x + t * d
+            fn, gn = ml_objective(ram, xn, S, logdet_S)
+            if np.isfinite(fn) and fn <= f + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            return OptResult(x, f, g, it, float(np.max(np.abs(g))) < 1e-5, "line search failed")
+        s = xn - x
+        y = gn - g
+        sy = float(s @ y)
+        if sy > 1e-12:
+            rho = 1.0 / sy
+            Hy = Hk @ y
+            Hk = Hk + ((sy + y @ Hy) * rho * rho) * np.outer(s, s) - rho * (np.outer(Hy, s) + np.outer(s, Hy))
+        x, f, g = xn, fn, gn
+    return OptResult(x, f, g, maxiter, float(np.max(np.abs(g))) < 1e-5, "iteration limit reached")

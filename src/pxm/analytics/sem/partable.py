@@ -79,7 +79,8 @@ def build_partable(parsed: ParsedModel, *, std_lv: bool = False, meanstructure: 
             regressed.update(st.lhs)
             predictors.update(t.name for t in st.rhs)
     endogenous = indicators | regressed
-    exo_x = [n for n in observed if n in predictors and n not in endogenous] if fixed_x else []
+    exo_obs = [n for n in observed if n in predictors and n not in endogenous]
+    exo_x = exo_obs if fixed_x else []
 
     rows: dict[tuple[str, str, str], Param] = {}
     where: dict[tuple[str, str, str], tuple[int, int]] = {}
@@ -126,6 +127,10 @@ def build_partable(parsed: ParsedModel, *, std_lv: bool = False, meanstructure: 
     for i, a in enumerate(exo_x):
         for b in exo_x[i:]:
             add(a, "~~", b, free=False, exo=True)
+    if not fixed_x:
+        for i, a in enumerate(exo_obs):
+            for b in exo_obs[i + 1:]:
+                add(a, "~~", b, free=True)
     pure_y_ov = [v for v in observed if v in regressed and v not in predictors and v not in indicators]
     pure_y_lv = [f for f in latent if f in regressed and f not in predictors and f not in indicators]
     for group in (pure_y_ov, pure_y_lv):
