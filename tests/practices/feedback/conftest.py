@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.people.models import Encounter, OrgUnit, Patient
 from pxm.platform.people.service import email_index, mrn_index
+from pxm.practices.feedback import tasks as _tasks  # noqa: F401  (registers the job handlers)
 
 _counter = itertools.count(1)
 
