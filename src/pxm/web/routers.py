@@ -32,3 +32,8 @@ def include_all(app: FastAPI) -> None:
 
     app.include_router(staffing_routes.router)
     app.include_router(staffing_pages.router)
+    from pxm.operations.routing import routes as routing_routes
+    from pxm.web.pages import routing as routing_pages
+
+    app.include_router(routing_routes.router)
+    app.include_router(routing_pages.router)
