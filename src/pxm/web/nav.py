@@ -41,12 +41,12 @@ NAV: tuple[NavSection, ...] = (
     )),
     # The customer-operations building blocks of the source article.
     NavSection("Operations", (
-        NavItem("Routing", "/operations/routing", Permission.cases_read),
+        NavItem("Routing", "/operations/routing", Permission.cases_read, ready=True),
         NavItem("Live operations", "/operations/live", Permission.live_read),
         NavItem("Audits", "/operations/audits", Permission.metrics_read),
         NavItem("Quality & compliance", "/operations/quality", Permission.metrics_read),
         NavItem("Digital monitoring", "/operations/monitoring", Permission.metrics_read),
-        NavItem("Staffing", "/operations/staffing", Permission.staffing_read),
+        NavItem("Staffing", "/operations/staffing", Permission.staffing_read, ready=True),
     )),
     NavSection("Analytics", (
         NavItem("CXM impact study", "/analytics/study", Permission.studies_read),
