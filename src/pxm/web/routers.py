@@ -37,3 +37,6 @@ def include_all(app: FastAPI) -> None:
 
     app.include_router(routing_routes.router)
     app.include_router(routing_pages.router)
+    from pxm.practices.resolution import routes as resolution_routes
+
+    app.include_router(resolution_routes.router)
