@@ -1,0 +1,156 @@
+"""JSON API of the service desk under /api/v1: contacts, cases, FCR and contact-centre metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from pxm.platform.auth.actor import Actor
+from pxm.platform.auth.deps import require
+from pxm.platform.auth.permissions import Permission
+from pxm.platform.config import Settings
+from pxm.platform.db.base import utcnow
+from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.idempotency import idempotency_key, run_idempotent
+from pxm.platform.http.pagination import Page, PageParams, page_params
+from pxm.practices.resolution import fcr, metrics, queries, service
+from pxm.practices.resolution.models import CaseStatus, Priority
+from pxm.practices.resolution.schemas import (
+    CaseDetail,
+    CaseEventRead,
+    CaseRead,
+    CaseTransition,
+    CaseUpdate,
+    ContactCreate,
+    ContactRead,
+    NoteCreate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["service desk"])
+
+ContactsRead = Depends(require(Permission.contacts_read))
+ContactsWrite = Depends(require(Permission.contacts_write))
+CasesRead = Depends(require(Permission.cases_read))
+CasesWrite = Depends(require(Permission.cases_write))
+MetricsRead = Depends(require(Permission.metrics_read))
+BY_PATTERN = "^(" + "|".join(fcr.GROUPINGS) + ")$"
+
+
+@router.post("/contacts", status_code=201, response_model=ContactRead,
+             summary="Log a contact (attaches to the patient's open case for the reason, or opens one)")
+def create_contact(body: ContactCreate, request: Request, db: Session = Depends(get_db),
+                   actor: Actor = ContactsWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
+    def create() -> ContactRead:
+        data = body.model_dump()
+        data["channel"], data["direction"] = body.channel.value, body.direction.value
+        contact = service.log_contact(db, actor, **data)
+        return ContactRead.model_validate(contact)
+
+    return run_idempotent(db, actor, request, key, body, create)
+
+
+@router.get("/contacts", response_model=Page[ContactRead], summary="List contacts (newest first)")
+def list_contacts(patient_id: int | None = Query(None, ge=1), case_id: int | None = Query(None, ge=1),
+                  agent_id: int | None = Query(None, ge=1),
+                  started_from: dt.datetime | None = Query(None, alias="from"),
+                  started_to: dt.datetime | None = Query(None, alias="to"),
+                  params: PageParams = Depends(page_params), db: Session = Depends(get_db),
+                  actor: Actor = ContactsRead) -> Page[ContactRead]:
+    rows, total = queries.list_contacts(db, params, patient_id=patient_id, case_id=case_id, agent_id=agent_id,
+                                        start=started_from, end=started_to)
+    return Page(items=[ContactRead.model_validate(r) for r in rows], total=total, limit=params.limit,
+                offset=params.offset)
+
+
+@router.get("/cases", response_model=Page[CaseRead], summary="List cases (filters, newest first)")
+def list_cases(status: list[CaseStatus] | None = Query(None), reason: str | None = Query(None, max_length=40),
+               priority: Priority | None = None, assigned_staff_id: int | None = Query(None, ge=1),
+               patient_id: int | None = Query(None, ge=1), team: str | None = Query(None, max_length=80),
+               breached: bool | None = None, params: PageParams = Depends(page_params),
+               db: Session = Depends(get_db), actor: Actor = CasesRead) -> Page[CaseRead]:
+    rows, total = queries.list_cases(db, params, status=[s.value for s in status] if status else None,
+                                     reason=reason, priority=priority.value if priority else None,
+                                     assigned_staff_id=assigned_staff_id, patient_id=patient_id, team=team,
+                                     breached=breached)
+    return Page(items=[CaseRead.model_validate(r) for r in rows], total=total, limit=params.limit,
+                offset=params.offset)
+
+
+def _detail(db: Session, case_id: int) -> CaseDetail:
+    case = service.get_case(db, case_id)
+    events, contacts = queries.case_history(db, case_id)
+    return CaseDetail(**CaseRead.model_validate(case).model_dump(),
+                      events=[CaseEventRead.model_validate(e) for e in events],
+                      contacts=[ContactRead.model_validate(c) for c in contacts])
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail, summary="A case with its events and contacts")
+def get_case(case_id: int, db: Session = Depends(get_db), actor: Actor = CasesRead) -> CaseDetail:
+    return _detail(db, case_id)
+
+
+@router.patch("/cases/{case_id}", response_model=CaseRead, summary="Change a case's priority, summary or team")
+def patch_case(case_id: int, body: CaseUpdate, db: Session = Depends(get_db),
+               actor: Actor = CasesWrite) -> CaseRead:
+    case = service.update_case(db, actor, case_id, priority=body.priority.value if body.priority else None,
+                               summary=body.summary, team=body.team)
+    return CaseRead.model_validate(case)
+
+
+@router.post("/cases/{case_id}/transition", response_model=CaseRead,
+             summary="Move a case to another status (resolving needs a resolution_code)")
+def transition_case(case_id: int, body: CaseTransition, db: Session = Depends(get_db),
+                    actor: Actor = CasesWrite) -> CaseRead:
+    case = service.transition(db, actor, case_id, body.to_status.value, note=body.note,
+                              resolution_code=body.resolution_code)
+    return CaseRead.model_validate(case)
+
+
+@router.post("/cases/{case_id}/notes", status_code=201, response_model=CaseEventRead, summary="Add a note")
+def add_note(case_id: int, body: NoteCreate, request: Request, db: Session = Depends(get_db),
+             actor: Actor = CasesWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
+    return run_idempotent(db, actor, request, key, body,
+                          lambda: CaseEventRead.model_validate(service.add_note(db, actor, case_id, body.text)))
+
+
+def _as_of(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return utcnow()
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@router.get("/metrics/fcr", summary="First contact resolution (see docs/service-desk.md for the definition)")
+def fcr_metric(start: dt.date | None = Query(None, alias="from"), end: dt.date | None = Query(None, alias="to"),
+               window_days: int = Query(7, ge=1, le=365), by: str | None = Query(None, pattern=BY_PATTERN),
+               as_of: dt.datetime | None = None, db: Session = Depends(get_db),
+               settings: Settings = Depends(get_settings_dep), actor: Actor = MetricsRead) -> dict[str, Any]:
+    return fcr.fcr_report(db, window_days=window_days, as_of=_as_of(as_of), start=start, end=end, by=by,
+                          tz=settings.timezone)
+
+
+@router.get("/metrics/fcr/repeats", summary="Cases counted not-FCR because of a repeat contact (drill-down)")
+def fcr_repeats(start: dt.date | None = Query(None, alias="from"), end: dt.date | None = Query(None, alias="to"),
+                window_days: int = Query(7, ge=1, le=365), by: str | None = Query(None, pattern=BY_PATTERN),
+                key: str | None = Query(None, max_length=120), as_of: dt.datetime | None = None,
+                db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+                actor: Actor = MetricsRead) -> dict[str, Any]:
+    hits = fcr.repeat_cases(db, window_days=window_days, as_of=_as_of(as_of), start=start, end=end, by=by,
+                            key=key, tz=settings.timezone)
+    return {"items": [{"case_id": o.case_id, "first_contact_id": o.first_contact_id,
+                       "started_at": o.started_at.isoformat(), "reason": o.reason, "channel": o.channel,
+                       "agent_id": o.agent_id, "repeat_contact_ids": o.repeat_contact_ids} for o in hits],
+            "total": len(hits)}
+
+
+@router.get("/metrics/contacts", summary="AHT, ASA, abandonment, service level, repeat rate")
+def contacts_metric(start: dt.date | None = Query(None, alias="from"), end: dt.date | None = Query(None, alias="to"),
+                    by: str | None = Query(None, pattern=BY_PATTERN), window_days: int = Query(7, ge=1, le=365),
+                    service_level_seconds: int = Query(20, ge=1, le=3600), as_of: dt.datetime | None = None,
+                    db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+                    actor: Actor = MetricsRead) -> dict[str, Any]:
+    return metrics.contacts_report(db, as_of=_as_of(as_of), start=start, end=end, by=by, window_days=window_days,
+                                   service_level_seconds=service_level_seconds, tz=settings.timezone)
