@@ -21,7 +21,7 @@ from pxm.platform.config import Settings
 from pxm.platform.db import make_engine, make_session_factory
 from pxm.platform.jobs import enqueue
 from pxm.platform.jobs.models import Job
-from pxm.platform.jobs.service import add_enqueue_listener, notify_committed, remove_enqueue_listener
+from pxm.platform.jobs.service import notify_committed
 from pxm.platform.jobs.worker import run_sweep
 
 HERE = Path(__file__).parent
@@ -115,7 +115,9 @@ def test_embedded_worker_killed_mid_job(committed_db_url: str, key_dir: Path, tm
 @pytest.mark.skipif(not REDIS_URL, reason="Dramatiq variant needs Redis: PXM_TEST_REDIS_URL is not set "
                                           "(CI sets it when Redis answers)")
 def test_dramatiq_worker_killed_mid_job(committed_db_url: str, key_dir: Path, tmp_path: Path):
-    from pxm.platform.jobs.dramatiq_broker import DramatiqJobs
+    from fastapi.testclient import TestClient
+
+    from pxm.web.app import create_app
 
     assert REDIS_URL
     tag = f"pxm-test-{uuid.uuid4().hex[:10]}"
@@ -124,25 +126,32 @@ def test_dramatiq_worker_killed_mid_job(committed_db_url: str, key_dir: Path, tm
     env = _env(committed_db_url, key_dir, **redis_env)
     engine = make_engine(committed_db_url)
     sf = make_session_factory(engine)
-    producer = DramatiqJobs(Settings(database_url=committed_db_url, key_dir=key_dir, jobs_mode="dramatiq",
-                                     redis_url=REDIS_URL, redis_namespace=tag, jobs_queue=tag))
-    add_enqueue_listener(producer.send)
+    settings = Settings(database_url=committed_db_url, key_dir=key_dir, jobs_mode="dramatiq", redis_url=REDIS_URL,
+                        redis_namespace=tag, jobs_queue=tag)
+    # The web app in dramatiq mode is the producer: its lifespan announces committed jobs on Redis.
+    app = create_app(settings, engine=engine, start_worker=True)
     worker = None
     try:
-        job_id, signal_file = _enqueue(sf, tmp_path)  # the commit sends the message
-        _kill_mid_job(_pxm("worker", "--threads", "2", env=env, tmp=tmp_path), signal_file, sf, job_id)
-        # The killed worker took the only message with it; the new worker's scheduler re-sends the job.
-        worker = _pxm("worker", "--threads", "2", env=env, tmp=tmp_path)
-        _wait_for(lambda: _job(sf, job_id).status == "done", worker, "the job to be done")
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(WAIT) == 0
+        with TestClient(app) as client:
+            before = client.get("/api/v1/health").json()["worker"]
+            assert before["mode"] == "dramatiq" and before["running"] is False  # no pxm worker beating yet
+            job_id, signal_file = _enqueue(sf, tmp_path)  # the commit sends the message
+            _kill_mid_job(_pxm("worker", "--threads", "2", env=env, tmp=tmp_path), signal_file, sf, job_id)
+            # The killed worker took the only message with it; the new worker's scheduler re-sends the job.
+            worker = _pxm("worker", "--threads", "2", env=env, tmp=tmp_path)
+            _wait_for(lambda: _job(sf, job_id).status == "done", worker, "the job to be done")
+            health = client.get("/api/v1/health").json()["worker"]
+            assert health["running"] is True and health["last_heartbeat"] is not None
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(WAIT) == 0
         _assert_done_once(sf, job_id)
     finally:
-        remove_enqueue_listener(producer.send)
         if worker is not None and worker.poll() is None:
             worker.kill()
-        client = producer.broker.client
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(match=f"{tag}:*"):  # only this test's keys
             client.delete(key)
-        producer.broker.close()
+        client.close()
         engine.dispose()
