@@ -1,0 +1,73 @@
+"""Service-desk API: permissions, idempotent contact creation, case lifecycle over HTTP, metrics."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from pxm.practices.resolution.models import Contact
+from tests.helpers.auth import token_headers
+
+
+def _contact_body(patient_id: int, **extra):  # type: ignore[no-untyped-def]
+    return {"patient_id": patient_id, "channel": "phone", "direction": "inbound", "reason": "billing",
+            "started_at": "2025-03-03T14:00:00Z", "ended_at": "2025-03-03T14:05:00Z", **extra}
+
+
+def test_permissions(client, db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p = make_patient()
+    db.commit()
+    assert client.get("/api/v1/cases").status_code == 401
+    analyst = token_headers(db, "analyst")
+    assert client.get("/api/v1/cases", headers=analyst).status_code == 403
+    assert client.post("/api/v1/contacts", json=_contact_body(p.id), headers=analyst).status_code == 403
+    assert client.get("/api/v1/metrics/fcr", headers=analyst).status_code == 200
+    agent = token_headers(db, "agent")
+    assert client.get("/api/v1/metrics/fcr", headers=agent).status_code == 403
+    assert client.get("/api/v1/cases", headers=agent).status_code == 200
+
+
+def test_contact_idempotency_and_case_flow(client, db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p = make_patient()
+    db.commit()
+    h = token_headers(db, "agent")
+    key = {**h, "Idempotency-Key": "call-123"}
+    r1 = client.post("/api/v1/contacts", json=_contact_body(p.id), headers=key)
+    assert r1.status_code == 201, r1.text
+    r2 = client.post("/api/v1/contacts", json=_contact_body(p.id), headers=key)
+    assert r2.status_code == 201 and r2.json() == r1.json() and r2.headers["Idempotent-Replayed"] == "true"
+    assert db.execute(select(func.count()).select_from(Contact).where(Contact.patient_id == p.id)).scalar_one() == 1
+    r3 = client.post("/api/v1/contacts", json=_contact_body(p.id, channel="chat"), headers=key)
+    assert r3.status_code == 422
+    case_id = r1.json()["case_id"]
+    # a second contact about the same reason joins the open case
+    r4 = client.post("/api/v1/contacts", json=_contact_body(p.id, started_at="2025-03-03T15:00:00Z",
+                                                            ended_at=None), headers=h)
+    assert r4.json()["case_id"] == case_id
+    bad = client.post(f"/api/v1/cases/{case_id}/transition", json={"to_status": "resolved"}, headers=h)
+    assert bad.status_code == 422 and "resolution_code" in bad.json()["error"]["message"]
+    ok = client.post(f"/api/v1/cases/{case_id}/transition",
+                     json={"to_status": "resolved", "resolution_code": "answered"}, headers=h)
+    assert ok.status_code == 200 and ok.json()["status"] == "resolved"
+    assert client.post(f"/api/v1/cases/{case_id}/notes", json={"text": "called back"}, headers=h).status_code == 201
+    assert client.patch(f"/api/v1/cases/{case_id}", json={"priority": "high"}, headers=h).json()["priority"] == "high"
+    detail = client.get(f"/api/v1/cases/{case_id}", headers=h).json()
+    assert len(detail["contacts"]) == 2 and "note" in [e["kind"] for e in detail["events"]]
+    listed = client.get("/api/v1/cases", params={"status": "resolved", "patient_id": p.id}, headers=h).json()
+    assert [c["id"] for c in listed["items"]] == [case_id] and listed["total"] == 1
+    assert client.get("/api/v1/cases/999999", headers=h).status_code == 404
+    wrong = client.post("/api/v1/contacts", json=_contact_body(p.id, reason="parking"), headers=h)
+    assert wrong.status_code == 422 and "reason must be one of" in wrong.json()["error"]["message"]
+
+
+def test_metrics_endpoints(client, db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p = make_patient()
+    db.commit()
+    h = token_headers(db, "agent")
+    client.post("/api/v1/contacts", json=_contact_body(p.id, resolved=True), headers=h)
+    m = token_headers(db, "cx_manager")
+    r = client.get("/api/v1/metrics/fcr", params={"as_of": "2025-04-01T00:00:00Z", "by": "channel"}, headers=m)
+    body = r.json()
+    assert body["fcr_rate"] == 1.0 and body["groups"][0]["key"] == "phone"
+    assert client.get("/api/v1/metrics/fcr", params={"by": "weather"}, headers=m).status_code == 422
+    c = client.get("/api/v1/metrics/contacts", params={"as_of": "2025-04-01T00:00:00Z"}, headers=m).json()
+    assert c["contacts"] == 1 and c["aht_seconds"] == 300.0
