@@ -69,6 +69,7 @@ def current_actor(
             if request.method not in SAFE_METHODS and not csrf_matches(ws.csrf_token, csrf):
                 raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
             request.state.web_session = ws
+            request.state.csrf_token = ws.csrf_token  # a plain copy: usable after the db session closes
             actor = Actor.for_user(user.id, user.username, user.role, request_id=request_id)
             request.state.actor = actor
             return actor

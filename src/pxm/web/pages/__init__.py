@@ -56,9 +56,9 @@ def current_actor_of(request: Request) -> Actor | None:
 
 
 def csrf_token_of(request: Request) -> str | None:
-    ws = getattr(request.state, "web_session", None)
-    if ws is not None:
-        return str(ws.csrf_token)
+    token = getattr(request.state, "csrf_token", None)
+    if token:
+        return str(token)
     pre = getattr(request.state, "pre_session_csrf", None)
     return str(pre) if pre else None
 
