@@ -283,7 +283,8 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
         latent_names=tuple(pt.latent), latent_correlations=tuple(map(tuple, lat_corr.tolist())),
         residual_correlations=tuple(map(tuple, resid_corr.tolist())), defined=defined,
         iterations=opt.iterations, bootstrap=boot_info,
-        extras={"gradient_max": float(np.max(np.abs(opt.grad))) if opt.grad.size else 0.0},
+        extras={"gradient_max": float(np.max(np.abs(opt.grad))) if opt.grad.size else 0.0,
+                "vcov": {"names": [f"{r.lhs}{r.op}{r.rhs}" for r in pt.free_rows()], "matrix": vcov.tolist()}},
     )
 
 

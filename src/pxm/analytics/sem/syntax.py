@@ -22,6 +22,7 @@ _TOKEN_RE = re.compile(
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<minus>-)
+  | (?P<expr>[/^(),])
   | (?P<other>.)
     """,
     re.VERBOSE,
@@ -196,8 +197,12 @@ def parse(text: str) -> ParsedModel:
             bad = next((t for t in toks if t.kind == "op" and t.text in ("==", "<", ">")), None)
             if bad is not None:
                 raise ModelSyntaxError(f"constraints with {bad.text!r} are not supported", bad.line, bad.col)
-            end = toks[-1]
-            raise ModelSyntaxError("expected an operator (=~, ~, ~~ or :=)", end.line, end.col + len(end.text))
+            if len(toks) > 1:
+                t = toks[1]
+                raise ModelSyntaxError(f"expected an operator (=~, ~, ~~ or :=) after {first.text!r}, found "
+                                       f"{t.text!r}", t.line, t.col)
+            raise ModelSyntaxError(f"expected an operator (=~, ~, ~~ or :=) after {first.text!r}",
+                                   first.line, first.col + len(first.text))
         op = toks[op_idx]
         if op_idx == 0:
             raise ModelSyntaxError(f"expected a variable name before {op.text!r}", op.line, op.col)
