@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from pxm.platform.auth import models as _auth_models  # noqa: F401  (staff.user_id -> users.id)
 from pxm.platform.db.base import Base, UTCDateTime, utcnow
 from pxm.platform.people.crypto import Sealed
 
