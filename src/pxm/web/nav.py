@@ -54,7 +54,7 @@ NAV: tuple[NavSection, ...] = (
     )),
     NavSection("Admin", (
         NavItem("Users & tokens", "/admin/users", Permission.users_manage, ready=True),
-        NavItem("Audit log", "/admin/audit", Permission.audit_read),
+        NavItem("Audit log", "/admin/audit", Permission.audit_read, ready=True),
     )),
 )
 

@@ -13,6 +13,9 @@ def include_all(app: FastAPI) -> None:
     from pxm.platform.audit import routes as audit_routes
 
     app.include_router(audit_routes.router)
+    from pxm.web.pages import audit as audit_pages
+
+    app.include_router(audit_pages.router)
     from pxm.platform.auth import routes as auth_routes
     from pxm.web.pages import admin as admin_pages
     from pxm.web.pages import auth as auth_pages
