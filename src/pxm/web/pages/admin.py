@@ -102,7 +102,7 @@ def user_create_token(user_id: int, request: Request, name: str = Form(""), db: 
                       actor: Actor = Depends(ADMIN)) -> HTMLResponse:
     user = service.get_user(db, user_id)
     try:
-        body = TokenCreate(name=name.strip())
+        body = TokenCreate(name=name.strip(), expires_in_days=None)
     except ValidationError:
         return render(request, "admin/user.html", {
             "page_title": f"User {user.username}", "user": user, "tokens": service.list_tokens(db, user.id),
