@@ -64,3 +64,49 @@ def contacts_cmd(
         if fmt != OutputFormat.json:
             fail(f"{len(report.errors)} row(s) failed validation; nothing was imported")
         raise typer.Exit(2)
+
+
+@app.command("responses")
+def responses_cmd(
+    file: Path = typer.Argument(..., help="CSV: response_id,[patient_mrn,]submitted_at, then one column per item"),
+    instrument: str = typer.Option(..., "--instrument", help="instrument code: pulse, nps, inpatient, cxm, ..."),
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Import survey responses (all or nothing; rows already imported are skipped). Exit 2 on errors."""
+    from pxm.platform.http.errors import APIError
+    from pxm.practices.feedback.imports import import_responses_csv
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        fail(f"{file}: not UTF-8 text; save the CSV as UTF-8")
+    actor = Actor.system("import")
+    with session_factory()() as s:
+        try:
+            if fmt == OutputFormat.json:
+                result = import_responses_csv(s, actor, text, instrument)
+            else:
+                with Progress(TextColumn("importing responses"), BarColumn(), MofNCompleteColumn(),
+                              console=console, transient=True) as bar:
+                    task = bar.add_task("import", total=None)
+                    result = import_responses_csv(
+                        s, actor, text, instrument,
+                        progress=lambda n, total: bar.update(task, completed=n, total=total))
+        except APIError as exc:
+            s.rollback()
+            errors = (exc.details or {}).get("errors") if isinstance(exc.details, dict) else None
+            if fmt == OutputFormat.json:
+                print_json({"error": exc.message, "errors": errors or []})
+                raise typer.Exit(2) from None
+            for e in (errors or [])[:50]:
+                err_console.print(e, highlight=False)
+            fail(exc.message if not errors else f"{len(errors)} row(s) failed validation; nothing was imported")
+        s.commit()
+        notify_committed(s)
+    if fmt == OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        console.print(f"imported {result.added} responses to {result.instrument} v{result.version}; "
+                      f"skipped {result.already_present} already imported")

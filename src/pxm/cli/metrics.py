@@ -111,3 +111,80 @@ def contacts_cmd(
                   _pct(g["abandonment_rate"]), _pct(g["service_level"]), _pct(g["repeat_contact_rate"]),
                   str(g["contacts_per_resolved_case"] or "-"))
     console.print(t)
+
+
+# --- survey metrics (feedback feature) -------------------------------------------------------------------
+
+SurveyByOption = typer.Option(None, "--by", help="group by department, provider, channel, month, segment, "
+                                                 "language or instrument")
+
+
+def _survey(metric: str, start: str | None, end: str | None, by: str | None, instrument: str | None) -> Any:
+    from pxm.practices.feedback import metrics as fm
+
+    if by is not None and by not in fm.GROUPS:
+        fail(f"--by must be one of: {', '.join(fm.GROUPS)} (got {by!r})")
+    first, last = _day(start, "--from"), _day(end, "--to")
+    f = fm.Filters(
+        start=dt.datetime.combine(first, dt.time(), dt.UTC) if first else None,
+        end=dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC) if last else None,
+        instrument=instrument)
+    with session_factory()() as s:
+        return fm.METRICS[metric](s, f, by=by)
+
+
+def _ci(row: dict[str, Any], key: str = "pct") -> str:
+    if row.get(key) is None:
+        return "-"
+    ci = f" [{row['ci_low']:.1f}, {row['ci_high']:.1f}]" if row.get("ci_low") is not None else ""
+    return f"{row[key]:.1f}{ci}" + (" (n<30)" if row.get("small_sample") else "")
+
+
+@app.command("nps")
+def nps_cmd(start: str = FromOption, end: str = ToOption, by: str = SurveyByOption,
+            instrument: str = typer.Option(None, "--instrument", help="only this instrument"),
+            fmt: OutputFormat = FormatOption) -> None:
+    """Net Promoter Score with promoters/passives/detractors and a 95% interval."""
+    report = _survey("nps", start, end, by, instrument)
+    if fmt == OutputFormat.json:
+        print_json(report)
+        return
+    t = Table(by or "", "n", "promoters", "passives", "detractors", "NPS [95% CI]")
+    for g in [{"group": "all", **report["overall"]}] + report.get("groups", []):
+        t.add_row(str(g["group"]), str(g["n"]), str(g["promoters"]), str(g["passives"]), str(g["detractors"]),
+                  _ci(g, "nps"))
+    console.print(t)
+
+
+@app.command("csat")
+def csat_cmd(start: str = FromOption, end: str = ToOption, by: str = SurveyByOption,
+             instrument: str = typer.Option(None, "--instrument", help="only this instrument"),
+             fmt: OutputFormat = FormatOption) -> None:
+    """CSAT (% answering 4-5 of 5) with a Wilson interval, the mean, and CES."""
+    report = _survey("csat", start, end, by, instrument)
+    if fmt == OutputFormat.json:
+        print_json(report)
+        return
+    t = Table(by or "", "n", "CSAT % [95% CI]", "mean", "CES mean", "CES % easy")
+    for g in [{"group": "all", **report["overall"]}] + report.get("groups", []):
+        t.add_row(str(g["group"]), str(g["n"]), _ci(g), "-" if g["mean"] is None else f"{g['mean']:.2f}",
+                  "-" if g["ces"]["mean"] is None else f"{g['ces']['mean']:.2f}", _ci(g["ces_easy"]))
+    console.print(t)
+
+
+@app.command("topbox")
+def topbox_cmd(start: str = FromOption, end: str = ToOption, by: str = SurveyByOption,
+               instrument: str = typer.Option("inpatient", "--instrument", help="instrument with measures"),
+               fmt: OutputFormat = FormatOption) -> None:
+    """HCAHPS-style top-box, bottom-box and linear mean score per measure."""
+    report = _survey("topbox", start, end, by, instrument)
+    if fmt == OutputFormat.json:
+        print_json(report)
+        return
+    t = Table(by or "", "measure", "answers", "top-box % [95% CI]", "bottom-box %", "linear mean")
+    for g in [{"group": "all", **report["overall"]}] + report.get("groups", []):
+        for m in g["measures"]:
+            lm = m["linear_mean"]["mean"]
+            t.add_row(str(g["group"]), m["name"], str(m["top_box"]["n"]), _ci(m["top_box"]),
+                      _ci(m["bottom_box"]), "-" if lm is None else f"{lm:.1f}")
+    console.print(t)
