@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from tests.helpers.auth import token_headers
 
 from pxm.practices.resolution.models import Contact
-from tests.helpers.auth import token_headers
 
 
 def _contact_body(patient_id: int, **extra):  # type: ignore[no-untyped-def]

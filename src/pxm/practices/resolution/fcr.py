@@ -26,6 +26,7 @@ from pxm.platform.people.models import Staff
 from pxm.practices.resolution.models import Contact
 
 GROUPINGS = ("agent", "team", "reason", "channel", "day")
+BY_PATTERN = "^(" + "|".join(GROUPINGS) + ")$"
 
 
 @dataclass(frozen=True)

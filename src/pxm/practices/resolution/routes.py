@@ -37,7 +37,7 @@ ContactsWrite = Depends(require(Permission.contacts_write))
 CasesRead = Depends(require(Permission.cases_read))
 CasesWrite = Depends(require(Permission.cases_write))
 MetricsRead = Depends(require(Permission.metrics_read))
-BY_PATTERN = "^(" + "|".join(fcr.GROUPINGS) + ")$"
+BY_PATTERN = fcr.BY_PATTERN
 
 
 @router.post("/contacts", status_code=201, response_model=ContactRead,

@@ -1,0 +1,174 @@
+"""Agent workspace and the Resolution/FCR dashboard.
+
+- ``/practices/resolution``: my queue (cases assigned to the signed-in agent) and the unassigned/breached lists.
+- ``/practices/resolution/cases/{id}``: the case with the patient's context (PHI reads audited), its contacts
+  and events, and forms to log a contact, add a note, move or resolve the case.
+- ``/practices/resolution/fcr``: FCR by agent/team/reason/channel/day; each row drills down to
+  ``/practices/resolution/fcr/repeats``, the cases counted not-FCR because of a repeat contact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pxm.platform.auth.actor import Actor
+from pxm.platform.auth.deps import require, verify_csrf
+from pxm.platform.auth.permissions import Permission
+from pxm.platform.config import Settings
+from pxm.platform.db.base import utcnow
+from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.errors import APIError
+from pxm.platform.http.pagination import PageParams
+from pxm.platform.people import service as people
+from pxm.platform.people.models import Staff
+from pxm.practices.resolution import fcr, queries, service
+from pxm.practices.resolution.models import CaseStatus, Channel, Direction
+from pxm.web.pages import flash, render
+
+router = APIRouter(prefix="/practices/resolution", include_in_schema=False, dependencies=[Depends(verify_csrf)])
+CASES_READ = require(Permission.cases_read)
+CASES_WRITE = require(Permission.cases_write)
+CONTACTS_WRITE = require(Permission.contacts_write)
+METRICS_READ = require(Permission.metrics_read)
+
+
+def _staff_names(db: Session) -> dict[int, str]:
+    return {int(i): n for i, n in db.execute(select(Staff.id, Staff.display_name))}
+
+
+@router.get("", response_class=HTMLResponse)
+def workspace(request: Request, db: Session = Depends(get_db), actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
+    me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    mine = queries.queue_for(db, me.id) if me is not None else []
+    unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), status=["new"])
+    breached, _ = queries.list_cases(db, PageParams(limit=25, offset=0), breached=True, open_only=True)
+    return render(request, "resolution/workspace.html", {
+        "page_title": "Service desk", "me": me, "mine": mine, "unassigned": unassigned, "breached": breached,
+        "staff": _staff_names(db), "now": utcnow(), "can_metrics": actor.can(Permission.metrics_read)})
+
+
+def _feedback_for(db: Session, actor: Actor, patient_id: int) -> list[dict[str, Any]] | None:
+    # The feedback practice may offer ``recent_feedback_for_patient(session, actor, patient_id)``; the case page
+    # shows it when present (imported lazily: feedback is optional for the service desk).
+    try:
+        from pxm.practices.feedback import service as feedback
+    except ImportError:
+        return None
+    fn: Callable[..., list[dict[str, Any]]] | None = getattr(feedback, "recent_feedback_for_patient", None)
+    return None if fn is None else fn(db, actor, patient_id)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: int, request: Request, db: Session = Depends(get_db),
+              actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
+    case = service.get_case(db, case_id)
+    events, contacts = queries.case_history(db, case.id)
+    patient = encounters = feedback = None
+    if actor.can(Permission.patients_read):
+        # Both reads decrypt PHI (name, MRN, visit dates): the people service audits each one.
+        patient = people.get_patient(db, actor, case.patient_id, purpose=f"case {case.id}")
+        encounters, _ = people.list_encounters(db, actor, case.patient_id, PageParams(limit=5, offset=0))
+        feedback = _feedback_for(db, actor, case.patient_id)
+    previous_cases, _ = queries.list_cases(db, PageParams(limit=20, offset=0), patient_id=case.patient_id)
+    previous_contacts, _ = queries.list_contacts(db, PageParams(limit=20, offset=0), patient_id=case.patient_id)
+    me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    return render(request, "resolution/case.html", {
+        "page_title": f"Case {case.id}", "case": case, "events": events, "contacts": contacts, "patient": patient,
+        "encounters": encounters, "feedback": feedback,
+        "previous_cases": [c for c in previous_cases if c.id != case.id],
+        "previous_contacts": [c for c in previous_contacts if c.case_id != case.id],
+        "staff": _staff_names(db), "me": me, "statuses": [s.value for s in CaseStatus],
+        "resolution_codes": service.RESOLUTION_CODES, "channels": [c.value for c in Channel],
+        "directions": [d.value for d in Direction], "reasons": service.reason_codes(db),
+        "can_write": actor.can(Permission.cases_write), "can_log": actor.can(Permission.contacts_write)})
+
+
+def _after(request: Request, db: Session, case_id: int, action: Callable[[], Any], done: str) -> Response:
+    """Run a form action in a savepoint; on refusal nothing is kept and the message is flashed."""
+    response = RedirectResponse(f"/practices/resolution/cases/{case_id}", status_code=303)
+    try:
+        with db.begin_nested():
+            action()
+    except APIError as exc:
+        flash(request, response, exc.message, "error")
+        return response
+    flash(request, response, done, "success")
+    return response
+
+
+@router.post("/cases/{case_id}/notes")
+def post_note(case_id: int, request: Request, text: str = Form(""), db: Session = Depends(get_db),
+              actor: Actor = Depends(CASES_WRITE)) -> Response:
+    return _after(request, db, case_id, lambda: service.add_note(db, actor, case_id, text), "Note added.")
+
+
+@router.post("/cases/{case_id}/transition")
+def post_transition(case_id: int, request: Request, to_status: str = Form(""), note: str = Form(""),
+                    resolution_code: str = Form(""), db: Session = Depends(get_db),
+                    actor: Actor = Depends(CASES_WRITE)) -> Response:
+    return _after(request, db, case_id, lambda: service.transition(
+        db, actor, case_id, to_status, note=note.strip() or None, resolution_code=resolution_code or None),
+        f"Case moved to {to_status.replace('_', ' ')}.")
+
+
+@router.post("/cases/{case_id}/contacts")
+def post_contact(case_id: int, request: Request, channel: str = Form(""), direction: str = Form("inbound"),
+                 minutes: int = Form(5, ge=0, le=600), resolved: bool = Form(False),
+                 resolution_code: str = Form(""), note: str = Form(""), db: Session = Depends(get_db),
+                 actor: Actor = Depends(CONTACTS_WRITE)) -> Response:
+    def log() -> None:
+        case = service.get_case(db, case_id)
+        me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+        end = utcnow()
+        service.log_contact(db, actor, patient_id=case.patient_id, channel=channel, direction=direction,
+                            reason=case.reason, started_at=end - dt.timedelta(minutes=minutes), ended_at=end,
+                            agent_id=me.id if me else None, case_id=case.id, resolved=resolved,
+                            resolution_code=resolution_code or None, note=note.strip() or None)
+
+    return _after(request, db, case_id, log, "Contact logged.")
+
+
+def _dates(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None, str | None]:
+    try:
+        d0 = dt.date.fromisoformat(start) if start else None
+        d1 = dt.date.fromisoformat(end) if end else None
+    except ValueError:
+        return None, None, "Dates must look like 2025-03-01."
+    return d0, d1, None
+
+
+@router.get("/fcr", response_class=HTMLResponse)
+def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATTERN),
+                  start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+                  window_days: int = Query(7, ge=1, le=365), db: Session = Depends(get_db),
+                  settings: Settings = Depends(get_settings_dep), actor: Actor = Depends(METRICS_READ)) -> HTMLResponse:
+    d0, d1, error = _dates(start, end)
+    report = fcr.fcr_report(db, window_days=window_days, as_of=utcnow(), start=d0, end=d1, by=by,
+                            tz=settings.timezone)
+    return render(request, "resolution/fcr.html", {
+        "page_title": "First contact resolution", "report": report, "by": by, "groupings": fcr.GROUPINGS,
+        "start": start or "", "end": end or "", "window_days": window_days, "error": error})
+
+
+@router.get("/fcr/repeats", response_class=HTMLResponse)
+def fcr_repeats(request: Request, by: str | None = Query(None, pattern=fcr.BY_PATTERN),
+                key: str | None = Query(None, max_length=120), start: str | None = Query(None, alias="from"),
+                end: str | None = Query(None, alias="to"), window_days: int = Query(7, ge=1, le=365),
+                db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+                actor: Actor = Depends(METRICS_READ)) -> HTMLResponse:
+    d0, d1, error = _dates(start, end)
+    hits = fcr.repeat_cases(db, window_days=window_days, as_of=utcnow(), start=d0, end=d1, by=by, key=key,
+                            tz=settings.timezone)
+    shown = hits[:500]
+    repeats = queries.contacts_by_ids(db, [i for o in shown for i in o.repeat_contact_ids])
+    return render(request, "resolution/repeats.html", {
+        "page_title": "Repeat contacts", "hits": shown, "total": len(hits), "repeats": repeats, "by": by,
+        "key": key, "start": start or "", "end": end or "", "window_days": window_days, "error": error,
+        "staff": _staff_names(db)})

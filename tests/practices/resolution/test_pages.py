@@ -1,0 +1,90 @@
+"""Agent workspace pages: my queue, the case page (PHI reads audited), forms with CSRF, the FCR drill-down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+from tests.helpers.auth import login
+
+from pxm.platform.audit.models import AuditEvent
+from pxm.platform.auth.models import User
+from pxm.platform.people import service as people
+from pxm.platform.people.schemas import StaffCreate
+from pxm.practices.resolution import service
+
+T0 = dt.datetime(2025, 3, 3, 14, 0, tzinfo=dt.UTC)
+
+
+def _agent_login(client, db, actor, username):  # type: ignore[no-untyped-def]
+    headers = login(client, db, "agent", username)
+    user = db.execute(select(User).where(User.username == username)).scalar_one()
+    staff = people.create_staff(db, actor, StaffCreate(username=username, display_name="Dana Desk",
+                                                       job_role="agent", user_id=user.id))
+    db.commit()
+    return headers, staff
+
+
+def test_queue_and_case_page_audit_phi_reads(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    headers, me = _agent_login(client, db, actor, "dana")
+    p = make_patient("MRN-PAGE-1")
+    case = service.open_case(db, actor, patient_id=p.id, reason="prescription_refill", route=False)
+    service.assign(db, actor, case.id, me.id, reason_text="test")
+    db.commit()
+    page = client.get("/practices/resolution")
+    assert page.status_code == 200 and f"/practices/resolution/cases/{case.id}" in page.text
+    assert "My queue" in page.text
+    before = db.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    page = client.get(f"/practices/resolution/cases/{case.id}")
+    assert page.status_code == 200
+    assert "MRN-PAGE-1" in page.text and f"Patient{p.family_name[7:]}" in page.text
+    reads = db.execute(select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.patient_id == p.id)).scalars().all()
+    assert {"patient.read", "encounter.list"} <= {e.action for e in reads}
+    assert all(e.actor == "user:dana" for e in reads)
+
+
+def test_forms_post_with_csrf(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    headers, me = _agent_login(client, db, actor, "erin")
+    p = make_patient()
+    case = service.open_case(db, actor, patient_id=p.id, reason="billing", route=False)
+    db.commit()
+    page = client.get(f"/practices/resolution/cases/{case.id}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    url = f"/practices/resolution/cases/{case.id}"
+    assert client.post(url + "/notes", data={"text": "no token"}, follow_redirects=False).status_code == 403
+    r = client.post(url + "/notes", data={"text": "called pharmacy", "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    r = client.post(url + "/contacts", data={"channel": "phone", "direction": "inbound", "minutes": "4",
+                                             "resolved": "true", "resolution_code": "answered",
+                                             "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    # resolving without a code is refused with a message, and nothing changes
+    r = client.post(url + "/transition", data={"to_status": "in_progress", "csrf_token": token})
+    assert r.status_code == 200 and "Case moved to in progress" in r.text
+    r = client.post(url + "/transition", data={"to_status": "resolved", "csrf_token": token})
+    assert "resolution_code" in r.text
+    db.expire_all()
+    case = service.get_case(db, case.id)
+    assert case.status == "in_progress" and case.reopened_count == 1
+    page = client.get(url)
+    assert "called pharmacy" in page.text and "<td>Dana Desk</td>" in page.text  # the contact is the agent's
+
+
+def test_fcr_dashboard_drills_down_to_repeat_contacts(client, db, actor, make_patient, make_agent) -> None:  # type: ignore[no-untyped-def]
+    login(client, db, "cx_manager")
+    p = make_patient()
+    ann = make_agent("ann-page")
+    first = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound", reason="billing",
+                                started_at=T0, ended_at=T0 + dt.timedelta(minutes=5), agent_id=ann.id,
+                                resolved=True, route=False)
+    repeat = service.log_contact(db, actor, patient_id=p.id, channel="chat", direction="inbound", reason="billing",
+                                 started_at=T0 + dt.timedelta(days=2), route=False)
+    db.commit()
+    page = client.get("/practices/resolution/fcr", params={"by": "agent", "from": "2025-03-03", "to": "2025-03-03"})
+    assert page.status_code == 200 and "ann-page" in page.text and 'id="fcr-rate">0.0%' in page.text
+    link = re.search(r'href="(/practices/resolution/fcr/repeats\?by=agent&amp;key=ann-page[^"]*)"', page.text)
+    assert link is not None
+    drill = client.get(link.group(1).replace("&amp;", "&"))
+    assert drill.status_code == 200 and f"/practices/resolution/cases/{first.case_id}\"" in drill.text
+    assert f"#contact-{repeat.id}" in drill.text
