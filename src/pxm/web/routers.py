@@ -43,3 +43,11 @@ def include_all(app: FastAPI) -> None:
     from pxm.practices.resolution import routes as resolution_routes
 
     app.include_router(resolution_routes.router)
+    from pxm.web.pages import resolution as resolution_pages
+
+    app.include_router(resolution_pages.router)
+    from pxm.operations.live import routes as live_routes
+    from pxm.web.pages import live as live_pages
+
+    app.include_router(live_routes.router)
+    app.include_router(live_pages.router)
