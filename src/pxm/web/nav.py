@@ -37,7 +37,7 @@ NAV: tuple[NavSection, ...] = (
         NavItem("Feedback", "/practices/feedback", Permission.surveys_read),
         NavItem("Segmentation", "/practices/segmentation", Permission.metrics_read),
         NavItem("Loyalty", "/practices/loyalty", Permission.patients_read),
-        NavItem("First contact resolution", "/practices/resolution", Permission.cases_read),
+        NavItem("First contact resolution", "/practices/resolution", Permission.cases_read, ready=True),
     )),
     # The customer-operations building blocks of the source article.
     NavSection("Operations", (
