@@ -1,0 +1,118 @@
+"""The live snapshot on hand-built data; the event stream pushes on change only; the page and its access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import anyio
+from tests.helpers.auth import login, token_headers
+
+from pxm.operations.live.service import snapshot
+from pxm.operations.live.stream import events
+from pxm.practices.resolution.models import Contact
+
+NOW = dt.datetime(2026, 3, 18, 15, 30, tzinfo=dt.UTC)
+
+
+def contact(db, case, start, *, queued_wait=None, handle=None, abandoned=False, resolved=False,
+            direction="inbound", channel="phone"):
+    answered = None if (queued_wait is None or abandoned) else start + dt.timedelta(seconds=queued_wait)
+    ended = None if handle is None else (answered or start) + dt.timedelta(seconds=handle)
+    db.add(Contact(patient_id=case.patient_id, case_id=case.id, channel=channel, direction=direction,
+                   reason=case.reason, started_at=start, queued_at=start if channel in ("phone", "chat") else None,
+                   answered_at=answered, ended_at=ended, abandoned=abandoned, resolved=resolved))
+
+
+def test_snapshot_numbers(db, make_agent, make_patient, open_case):
+    make_agent(status="offline", capacity=1)
+    make_agent(status="away")
+    p = make_patient()
+    # unassigned: 2 billing (1 urgent opened 20 min ago, 1 normal), 1 referral low; nobody available to route
+    c1 = open_case(p, "billing", priority="urgent", opened_minutes_ago=0)
+    c1.opened_at = NOW - dt.timedelta(minutes=20)
+    c2 = open_case(p, "billing", priority="normal")
+    c2.opened_at = NOW - dt.timedelta(minutes=5)
+    c3 = open_case(p, "referral", priority="low")
+    c3.opened_at = NOW - dt.timedelta(minutes=2)
+    # SLA: one due in 10 minutes, one breached
+    c1.first_response_due_at = NOW + dt.timedelta(minutes=10)
+    c2.first_response_due_at = NOW - dt.timedelta(minutes=1)
+    c3.first_response_due_at = NOW + dt.timedelta(hours=5)
+    for c in (c1, c2, c3):
+        c.resolution_due_at = NOW + dt.timedelta(days=2)
+    # today's contacts (UTC day): 14:00 hour and 15:00 hour; yesterday's one must not count
+    h14 = dt.datetime(2026, 3, 18, 14, 5, tzinfo=dt.UTC)
+    h15 = dt.datetime(2026, 3, 18, 15, 1, tzinfo=dt.UTC)
+    contact(db, c1, h14, queued_wait=10, handle=200, resolved=True)        # answered in 10 s
+    contact(db, c1, h14, queued_wait=40, handle=400)                       # answered in 40 s
+    contact(db, c2, h15, abandoned=True)                                   # abandoned
+    contact(db, c2, h15, queued_wait=20, handle=300, resolved=True)        # answered in 20 s (within)
+    contact(db, c3, h15, handle=100, channel="email", direction="outbound")
+    contact(db, c3, NOW - dt.timedelta(days=1), queued_wait=500, handle=9999)
+    db.flush()
+
+    s = snapshot(db, now=NOW)
+    q = s["queue"]
+    assert q["waiting"] == 3
+    assert q["by_priority"] == {"urgent": 1, "high": 0, "normal": 1, "low": 1}
+    assert q["by_reason"][0] == {"reason": "billing", "total": 2, "urgent": 1, "high": 0, "normal": 1, "low": 0}
+    assert q["longest_wait_seconds"] == 20 * 60
+    assert s["sla"]["at_risk"] == 1 and s["sla"]["breached"] == 1
+    assert [i["case_id"] for i in s["sla"]["items"]] == [c1.id]
+    assert s["sla"]["items"][0]["minutes_left"] == 10
+    assert s["agents"]["by_status"] == {"available": 0, "busy": 0, "away": 1, "offline": 1}
+    t = s["today"]
+    assert t["contacts"] == 5 and t["offered"] == 4 and t["answered"] == 3 and t["abandoned"] == 1
+    assert t["asa_seconds"] == round((10 + 40 + 20) / 3, 1)
+    assert t["aht_seconds"] == round((200 + 400 + 300 + 100) / 4, 1)
+    assert t["abandonment_rate"] == 0.25
+    assert t["service_level"] == 0.5  # 2 within 20 s of (3 answered + 1 abandoned)
+    assert t["fcr_rate"] == round(2 / 3, 4)  # inbound unabandoned: 3, resolved in contact: 2
+    assert [h["hour"] for h in t["trend"]] == [f"2026-03-18T{h:02d}:00Z" for h in range(0, 16)]
+    assert t["trend"][14]["contacts"] == 2 and t["trend"][15]["abandoned"] == 1
+
+    # the version ignores the clock but moves with the data
+    later = snapshot(db, now=NOW + dt.timedelta(seconds=3))
+    assert later["version"] == s["version"]
+    c3.assigned_staff_id = None
+    c3.status = "closed"
+    db.flush()
+    assert snapshot(db, now=NOW + dt.timedelta(seconds=3))["version"] != s["version"]
+
+
+def test_stream_pushes_at_once_and_on_change_only():
+    versions = iter(["a", "a", "a", "b", "b", "c"])
+    calls = []
+
+    def get():
+        v = next(versions)
+        calls.append(v)
+        return {"version": v, "as_of": "t"}
+
+    async def connected() -> bool:
+        return False
+
+    async def collect():
+        return [e async for e in events(get, connected, poll_seconds=0, max_events=3)]
+
+    out = anyio.run(collect)
+    assert [e["event"] for e in out] == ["snapshot"] * 3
+    assert [json.loads(e["data"])["version"] for e in out] == ["a", "b", "c"]
+    assert calls == ["a", "a", "a", "b", "b", "c"]
+
+
+def test_live_api_page_and_permissions(client, db, make_patient, open_case):
+    open_case(make_patient(), "billing", priority="high")
+    db.commit()
+    r = client.get("/api/v1/live/snapshot", headers=token_headers(db, "analyst"))
+    assert r.status_code == 200 and r.json()["queue"]["by_priority"]["high"] == 1
+    assert "patient" not in r.text.lower()
+    assert client.get("/api/v1/live/snapshot", headers=token_headers(db, "agent")).status_code == 403
+    assert client.get("/api/v1/live/stream").status_code == 401
+    assert client.get("/api/v1/live/stream", headers=token_headers(db, "agent")).status_code == 403
+    login(client, db, "cx_manager")
+    page = client.get("/operations/live")
+    assert page.status_code == 200
+    assert 'id="live-waiting">1<' in page.text and "/static/live/live.js" in page.text
+    assert client.get("/static/live/live.js").status_code == 200
