@@ -42,7 +42,7 @@ NAV: tuple[NavSection, ...] = (
     # The customer-operations building blocks of the source article.
     NavSection("Operations", (
         NavItem("Routing", "/operations/routing", Permission.cases_read, ready=True),
-        NavItem("Live operations", "/operations/live", Permission.live_read),
+        NavItem("Live operations", "/operations/live", Permission.live_read, ready=True),
         NavItem("Audits", "/operations/audits", Permission.metrics_read),
         NavItem("Quality & compliance", "/operations/quality", Permission.metrics_read),
         NavItem("Digital monitoring", "/operations/monitoring", Permission.metrics_read),
