@@ -1,0 +1,56 @@
+"""In a real browser: the live page updates itself (server-sent events) when a contact arrives via the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+from tests.helpers.auth import PASSWORD
+from tests.helpers.server import launch_chromium, live_server
+
+from pxm.platform.auth.actor import Actor
+from pxm.platform.auth.service import create_api_token, create_user
+from pxm.platform.people import service as people
+from pxm.platform.people.schemas import PatientCreate
+
+pytestmark = pytest.mark.browser
+
+
+def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir):
+    with live_server(committed_db_url, key_dir) as (base_url, factory):
+        system = Actor.system("tests")
+        with factory() as s:
+            create_user(s, system, username="sup", display_name="Sup", role="cx_manager", password=PASSWORD)
+            desk = create_user(s, system, username="desk", display_name="Desk", role="agent", password=PASSWORD)
+            token, _ = create_api_token(s, system, desk, "phone system")
+            patient = people.create_patient(s, system, PatientCreate(mrn="LIVE-1", given_name="Lee",
+                                                                     family_name="Live", preferred_language="es"))
+            s.commit()
+            patient_id = patient.id
+        with launch_chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base_url + "/login")
+            page.get_by_label("Username").fill("sup")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(base_url + "/")
+            page.goto(base_url + "/operations/live")
+            expect(page.locator("#live-status")).to_have_text("Live", timeout=10_000)
+            expect(page.locator("#live-waiting")).to_have_text("0")
+            expect(page.locator("#queue-body")).to_contain_text("No case is waiting.")
+            loads = page.evaluate("performance.getEntriesByType('navigation').length")
+
+            now = dt.datetime.now(dt.UTC)
+            r = httpx.post(base_url + "/api/v1/contacts", headers={"Authorization": f"Bearer {token}"}, json={
+                "patient_id": patient_id, "channel": "phone", "direction": "inbound", "reason": "billing",
+                "started_at": now.isoformat(), "queued_at": now.isoformat()})
+            assert r.status_code == 201, r.text
+
+            # No agent is available, so the new case waits in the queue: the page shows it within 2 seconds.
+            expect(page.locator("#live-waiting")).to_have_text("1", timeout=2_000)
+            expect(page.locator("#queue-body")).to_contain_text("billing", timeout=2_000)
+            expect(page.locator("#live-contacts")).to_have_text("1", timeout=2_000)
+            assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # no reload
+            page.close()
