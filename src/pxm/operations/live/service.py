@@ -74,10 +74,10 @@ def _queue(session: Session, now: dt.datetime) -> dict[str, Any]:
     by_reason: dict[str, dict[str, int]] = {}
     by_priority = {p: 0 for p in PRIORITIES}
     oldest: dt.datetime | None = None
-    for reason, priority, n, first in rows:
+    for reason, priority, n, first_raw in rows:
         by_reason.setdefault(reason, {p: 0 for p in PRIORITIES})[priority] = int(n)
         by_priority[priority] = by_priority.get(priority, 0) + int(n)
-        first = _aware(first)
+        first = _aware(first_raw)
         if first is not None and (oldest is None or first < oldest):
             oldest = first
     reasons = [{"reason": r, "total": sum(c.values()), **c}
@@ -106,15 +106,14 @@ def _sla(session: Session, now: dt.datetime, horizon_minutes: int) -> dict[str, 
                or_(and_(fr_pending, Case.first_response_due_at <= horizon), Case.resolution_due_at <= horizon))
         .order_by(Case.resolution_due_at).limit(2000)
     ).all()
-    items = []
+    items: list[dict[str, Any]] = []
     breached = at_risk = 0
     for cid, reason, priority, staff_id, fr_at, fr_due, res_due in rows:
-        dues = []
-        if fr_at is None and fr_due is not None:
-            dues.append(("first response", _aware(fr_due)))
-        if res_due is not None:
-            dues.append(("resolution", _aware(res_due)))
-        dues = [(t, d) for t, d in dues if d is not None and d <= horizon]
+        candidates: list[tuple[str, dt.datetime | None]] = []
+        if fr_at is None:
+            candidates.append(("first response", _aware(fr_due)))
+        candidates.append(("resolution", _aware(res_due)))
+        dues = [(t, d) for t, d in candidates if d is not None and d <= horizon]
         if not dues:
             continue
         target, due = min(dues, key=lambda td: td[1])

@@ -91,7 +91,7 @@ def open_loads(session: Session, staff_ids: Iterable[int] | None = None) -> dict
         if not ids:
             return {}
         q = q.where(Case.assigned_staff_id.in_(ids))
-    return {int(sid): int(n) for sid, n in session.execute(q)}
+    return {int(sid or 0): int(n) for sid, n in session.execute(q)}
 
 
 def _last_routed(session: Session, staff_ids: list[int]) -> dict[int, dt.datetime]:
@@ -103,7 +103,7 @@ def _last_routed(session: Session, staff_ids: list[int]) -> dict[int, dt.datetim
     )
     out: dict[int, dt.datetime] = {}
     for sid, at in rows:
-        if at is not None:
+        if sid is not None and at is not None:
             out[int(sid)] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
     return out
 

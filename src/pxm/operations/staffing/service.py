@@ -128,13 +128,13 @@ def propose(
     counts = [0] * 168
     handle: list[float] = []
     first: dt.datetime | None = None
-    for started, answered, ended in rows:
-        started = _aware(started)
+    for started_raw, answered, ended_raw in rows:
+        started = _aware(started_raw)
         assert started is not None
         first = started if first is None or started < first else first
         local = started.astimezone(tz)
         counts[local.weekday() * 24 + local.hour] += 1
-        ended = _aware(ended)
+        ended = _aware(ended_raw)
         begin = _aware(answered) or started
         if ended is not None and ended > begin:
             secs = (ended - begin).total_seconds()
