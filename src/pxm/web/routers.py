@@ -51,3 +51,8 @@ def include_all(app: FastAPI) -> None:
 
     app.include_router(live_routes.router)
     app.include_router(live_pages.router)
+    from pxm.practices.feedback import routes as feedback_routes
+    from pxm.web.pages import survey_public
+
+    app.include_router(feedback_routes.router)
+    app.include_router(survey_public.router)
