@@ -31,11 +31,13 @@ SEALED_COLUMNS = tuple(c.name for c in Patient.__table__.columns if isinstance(c
 
 
 def sealed_context(col: str) -> str:
-    ctx: str = Patient.__table__.columns[col].type.context
-    return ctx
+    col_type = Patient.__table__.columns[col].type
+    assert isinstance(col_type, Sealed)
+    return col_type.context
 
 
-def insert_rows(session: Session, target: TableClause, rows: list[dict[str, Any]]) -> int:
+def insert_rows(session: Session, target: Any, rows: list[dict[str, Any]]) -> int:
+    """Core executemany of ``rows`` into ``target`` (a table or this module's raw tables); returns the count."""
     if rows:
         session.connection().execute(insert(target), rows)
     return len(rows)

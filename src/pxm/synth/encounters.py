@@ -9,6 +9,7 @@ visit more. Length of stay, charges and wait minutes are drawn per type.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ def _visit_rates(ages: np.ndarray, n_conditions: np.ndarray) -> np.ndarray:
     return np.where(ages < 2, rate + 1.5, rate)  # well-baby visits
 
 
-def generate_chunk(rng: np.random.Generator, patients: list[Any], start: dt.date, org: OrgRefs,
+def generate_chunk(rng: np.random.Generator, patients: Sequence[Any], start: dt.date, org: OrgRefs,
                    weights: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     ids = np.array([p.id for p in patients])
     ages = start.year - np.array([p.birth_year or start.year - 40 for p in patients])

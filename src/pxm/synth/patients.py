@@ -76,7 +76,7 @@ def age_group(ages: np.ndarray) -> np.ndarray:
 def sample_conditions(rng: np.random.Generator, ages: np.ndarray) -> list[list[str]]:
     groups = age_group(ages)
     n = len(ages)
-    flags = {}
+    flags: dict[str, np.ndarray] = {}
     for name, prev in CONDITIONS.items():
         p = np.array(prev)[groups]
         if name == "ckd":  # diabetes and hypertension drive kidney disease
@@ -121,6 +121,8 @@ def generate_chunk(rng: np.random.Generator, n: int, first_number: int, as_of: d
     rows: list[dict[str, Any]] = []
     for i in range(n):
         female = sex[i] == "F" or (sex[i] == "X" and given_draw[i] < 0.5)
+        givens: tuple[str, ...]
+        families: tuple[str, ...]
         if hispanic_name[i]:
             givens, families = (ES_FEMALE if female else ES_MALE), ES_FAMILY
         else:
