@@ -1,0 +1,44 @@
+"""The demo contacts: realistic shape, FCR in the intended range and different across agents and reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from pxm.practices.resolution.fcr import fcr_report, load_contacts
+from pxm.practices.resolution.metrics import contacts_report
+from pxm.synth.run import generate
+
+AS_OF = dt.date(2025, 7, 1)
+NOW = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+
+
+def test_demo_contacts(session_factory, db) -> None:  # type: ignore[no-untyped-def]
+    report = generate(session_factory, patients=1500, seed=5, as_of=AS_OF, only=["patients", "contacts"])
+    counts = report.counts
+    assert 2500 <= counts["contacts"] <= 3700 and counts["cases"] < counts["contacts"]
+    rows = load_contacts(db)
+    assert min(r.started_at for r in rows) >= NOW - dt.timedelta(days=366) and max(r.started_at for r in rows) <= NOW
+    weekdays = Counter(r.started_at.weekday() for r in rows if r.direction == "inbound")
+    assert weekdays[0] > 3 * weekdays[6]  # Mondays are busy, Sundays quiet
+    fcr = fcr_report(db, as_of=NOW, by="agent")
+    assert 0.62 <= fcr["fcr_rate"] <= 0.82
+    rates = [g["fcr_rate"] for g in fcr["groups"] if g["eligible"] >= 40]
+    assert max(rates) - min(rates) > 0.08
+    by_reason = {g["key"]: g["fcr_rate"] for g in fcr_report(db, as_of=NOW, by="reason")["groups"]}
+    assert by_reason["appointment_scheduling"] > by_reason["complaint"]
+    ops = contacts_report(db, as_of=NOW)
+    assert 0.01 < ops["abandonment_rate"] < 0.15 and ops["asa_seconds"] > 0 and 0.4 < ops["service_level"] < 0.95
+
+
+def test_same_seed_same_cases() -> None:
+    import numpy as np
+
+    from pxm.synth.contacts import build_cases
+
+    def run(seed: int) -> list[tuple[int, str, dt.datetime, int]]:
+        cases = build_cases(np.random.default_rng(seed), list(range(1, 301)), [1, 2, 3], dt.date(2024, 7, 1),
+                            NOW, n_cases=200)
+        return [(c.patient_id, c.reason, c.opened_at, len(c.contacts)) for c in cases]
+
+    assert run(1) == run(1) and run(1) != run(2)
