@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from pxm.platform.people.models import Patient
 from pxm.practices.resolution import sla
@@ -26,10 +26,10 @@ from pxm.synth.org import OrgRefs
 from pxm.synth.registry import SynthContext, register_step
 
 # No sealed columns in these tables: the mapped tables themselves serve Core inserts.
-CASES = Case.__table__
-CONTACTS = Contact.__table__
-EVENTS = CaseEvent.__table__
-ESCALATIONS = Escalation.__table__
+CASES = cast(Table, Case.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+EVENTS = cast(Table, CaseEvent.__table__)
+ESCALATIONS = cast(Table, Escalation.__table__)
 
 # reason: (share of cases, chance the first contact resolves it, chance of a repeat after a resolution)
 REASONS: dict[str, tuple[float, float, float]] = {
@@ -214,8 +214,7 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
                 resolution_breached=bool((c.resolved_at or as_of) > res_due), updated_at=c.resolved_at or c.opened_at))
             if rows[-1]["resolution_breached"]:
                 rows[-1]["priority"] = "high"  # escalated below
-        ids = db.execute(insert(CASES)  # type: ignore[arg-type]
-                         .returning(CASES.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = db.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True), rows).scalars().all()
         contact_rows, event_rows, esc_rows = [], [], []
         for case_id, c, row in zip(ids, chunk, rows, strict=True):
             for x in c.contacts:

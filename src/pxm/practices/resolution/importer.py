@@ -193,7 +193,7 @@ def import_contacts(
     for username, sid in list(staff_ids.items()):
         if sid is None:
             staff = people.create_staff(session, actor, StaffCreate(username=username, display_name=username,
-                                                                    job_role="agent"))
+                                                                    job_role="agent", team=None, capacity=5))
             staff_ids[username] = staff.id
             report.created_agents += 1
 
@@ -223,9 +223,9 @@ def import_contacts(
                 progress(done)
         touched.append(case_id)
     for case_id in touched:  # unresolved cases get their SLA checks (already-late ones escalate at once)
-        case = session.get(Case, case_id)
-        if case is not None and case.status not in DONE_STATUSES:
-            sla.schedule_checks(session, case)
+        touched_case = session.get(Case, case_id)
+        if touched_case is not None and touched_case.status not in DONE_STATUSES:
+            sla.schedule_checks(session, touched_case)
     audit.record(session, actor, "contacts.import", "contact", None,
                  details={k: v for k, v in report.to_dict().items() if k != "errors"})
     session.flush()
