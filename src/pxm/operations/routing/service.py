@@ -94,38 +94,32 @@ def open_loads(session: Session, staff_ids: Iterable[int] | None = None) -> dict
     return {int(sid or 0): int(n) for sid, n in session.execute(q)}
 
 
-def _last_routed(session: Session, staff_ids: list[int]) -> dict[int, dt.datetime]:
-    if not staff_ids:
-        return {}
-    rows = session.execute(
-        select(RoutingDecision.staff_id, func.max(RoutingDecision.decided_at))
-        .where(RoutingDecision.staff_id.in_(staff_ids)).group_by(RoutingDecision.staff_id)
-    )
-    out: dict[int, dt.datetime] = {}
-    for sid, at in rows:
-        if sid is not None and at is not None:
-            out[int(sid)] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-    return out
-
-
 def load_agents(session: Session, *, available_only: bool = True) -> list[AgentState]:
-    """The router's view of the agents. Idle since = the later of becoming available and the last routing."""
-    q = select(Staff).where(Staff.active.is_(True))
+    """The router's view of the agents, in one query (open-case load and last routing as correlated
+    subqueries on their indexes). Idle since = the later of becoming available and the last routing."""
+    load = (select(func.count()).select_from(Case)
+            .where(Case.assigned_staff_id == Staff.id, Case.status.in_(_OPEN)).scalar_subquery())
+    last = (select(func.max(RoutingDecision.decided_at))
+            .where(RoutingDecision.staff_id == Staff.id).scalar_subquery())
+    q = select(Staff.id, Staff.display_name, Staff.status, Staff.capacity, Staff.status_since, Staff.reasons,
+               Staff.languages, Staff.channels, Staff.team, load.label("load"), last.label("last_routed")
+               ).where(Staff.active.is_(True))
     if available_only:
         q = q.where(Staff.status == AVAILABLE)
-    staff = session.execute(q).scalars().all()
-    ids = [s.id for s in staff]
-    loads = open_loads(session, ids)
-    last = _last_routed(session, ids)
     agents = []
-    for s in staff:
-        idle = s.status_since
-        if s.id in last and last[s.id] > idle:
-            idle = last[s.id]
+    for r in session.execute(q):
+        idle = r.status_since
+        last_at = r.last_routed
+        if isinstance(last_at, str):  # SQLite returns max() of a datetime column as text
+            last_at = dt.datetime.fromisoformat(last_at)
+        if last_at is not None:
+            last_at = last_at if last_at.tzinfo else last_at.replace(tzinfo=dt.UTC)
+            if last_at > idle:
+                idle = last_at
         agents.append(AgentState(
-            staff_id=s.id, name=s.display_name, status=s.status, capacity=s.capacity or 0,
-            load=loads.get(s.id, 0), idle_since=idle, reasons=frozenset(s.reasons or ()),
-            languages=frozenset(s.languages or ()), channels=frozenset(s.channels or ()), team=s.team,
+            staff_id=r.id, name=r.display_name, status=r.status, capacity=r.capacity or 0,
+            load=int(r.load or 0), idle_since=idle, reasons=frozenset(r.reasons or ()),
+            languages=frozenset(r.languages or ()), channels=frozenset(r.channels or ()), team=r.team,
         ))
     return agents
 

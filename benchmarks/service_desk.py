@@ -1,0 +1,342 @@
+"""Service-desk benchmarks: contact creation through the real API, and the routing decision.
+
+    .venv/bin/python benchmarks/service_desk.py [--requests 3000] [--concurrency 16] \
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/pxm_bench_desk] [--skip-http] [--skip-routing]
+
+1. **Contact creation** (``POST /api/v1/contacts``): PXM runs under uvicorn in its own process (one worker,
+   request logging on, as ``pxm serve`` runs it, embedded job worker off so the outbox rows just accumulate);
+   this process is the client: httpx with a pool of ``--concurrency`` threads sends ``--requests`` requests
+   (after 200 warm-up requests) and records each latency. Every request authenticates a Bearer token, validates,
+   finds or opens the patient's case (SLA due times, two SLA-check jobs, routing: snapshot + decision +
+   assignment + ``routing_decisions`` row), writes the contact, case events and audit events, and commits.
+   The **peer** is a bare FastAPI endpoint under the same uvicorn that validates the same body and inserts one
+   row (no auth, audit, case or routing) on the same database engine; the ratio is PXM's overhead.
+2. **Routing decision** with 200 agents and 5,000 open cases: the pure engine (index build + decision), the
+   snapshot + decision as ``route_case`` does it (agents query + grouped open-case count), and the whole
+   ``route_case`` with the assignment (in a SAVEPOINT rolled back each time).
+
+Goals (issue 5): >= 300 contact creations/s with p99 < 150 ms; routing p99 < 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+REASONS = ["appointment_scheduling", "billing", "prescription_refill", "test_results", "referral",
+           "records_request", "medical_advice", "complaint"]
+LANGS = ["en", "es", "zh", "vi"]
+
+
+# -- servers (run as subprocesses: ``service_desk.py _serve pxm|peer URL PORT KEYDIR``) ----------------------
+def _peer_app(url: str) -> Any:
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+
+    from pxm.platform.db import make_engine
+
+    engine = make_engine(url)
+    meta = MetaData()
+    table = Table("peer_contacts", meta, Column("id", Integer, primary_key=True), Column("patient_id", Integer),
+                  Column("channel", String(10)), Column("direction", String(10)), Column("reason", String(40)),
+                  Column("started_at", DateTime(timezone=True)), Column("queued_at", DateTime(timezone=True)))
+    meta.create_all(engine)
+
+    class Body(BaseModel):
+        patient_id: int
+        channel: str
+        direction: str
+        reason: str
+        started_at: dt.datetime
+        queued_at: dt.datetime | None = None
+
+    app = FastAPI()
+
+    @app.post("/api/v1/contacts", status_code=201)
+    def create(body: Body) -> dict[str, Any]:
+        with engine.begin() as conn:
+            new_id = conn.execute(table.insert().values(**body.model_dump())).inserted_primary_key[0]
+        return {"id": new_id, **body.model_dump(mode="json")}
+
+    return app
+
+
+def _serve(kind: str, url: str, port: int, key_dir: str) -> None:
+    import uvicorn
+
+    if kind == "peer":
+        app = _peer_app(url)
+    else:
+        from pxm.platform.config import Settings
+        from pxm.platform.logs import configure_logging
+        from pxm.web.app import create_app
+
+        settings = Settings(database_url=url, key_dir=Path(key_dir), log_json=True, jobs_mode="embedded")
+        configure_logging("INFO", True)
+        app = create_app(settings, start_worker=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(kind: str, url: str, key_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, url, str(port), str(key_dir)],
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/api/v1/openapi.json" if kind == "pxm" else base + "/openapi.json",
+                         timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{kind} server did not start; see {log}")
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+def _fresh(url: str) -> None:
+    from pxm.platform.db import make_engine
+    from pxm.platform.db.migrate import upgrade
+
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as c:
+            c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            c.execute(text("CREATE SCHEMA public"))
+    upgrade(url, engine=engine)
+    engine.dispose()
+
+
+def _seed_desk(url: str, key_dir: Path, patients: int, agents: int) -> tuple[str, list[int]]:
+    from pxm.platform.auth.actor import Actor
+    from pxm.platform.auth.service import create_api_token, create_user
+    from pxm.platform.db import make_engine, make_session_factory
+    from pxm.platform.people import service as people
+    from pxm.platform.people.crypto import configure_keyring
+    from pxm.platform.people.models import Staff
+    from pxm.platform.people.schemas import PatientCreate
+
+    configure_keyring(key_dir / "phi.key")
+    engine = make_engine(url)
+    sf = make_session_factory(engine)
+    rng = random.Random(5)
+    system = Actor.system("bench")
+    with sf() as s, s.begin():
+        user = create_user(s, system, username="bench-desk", display_name="Bench", role="agent",
+                           password="bench-password-123456")
+        token, _ = create_api_token(s, system, user, "bench")
+        ids = [people.create_patient(s, system, PatientCreate(
+            mrn=f"B-{i:06d}", given_name="Bench", family_name=f"P{i}",
+            preferred_language=rng.choice(LANGS))).id for i in range(patients)]
+        for i in range(agents):
+            s.add(Staff(username=f"bench-agent-{i}", display_name=f"Agent {i}", job_role="agent",
+                        team=f"team-{i % 4}", languages=["en"] + rng.sample(LANGS[1:], 1),
+                        reasons=rng.sample(REASONS, 3), channels=[], capacity=10_000, status="available",
+                        active=True, status_since=dt.datetime.now(dt.UTC)))
+    engine.dispose()
+    return token, ids
+
+
+# -- load ---------------------------------------------------------------------------------------------------
+def _load(base: str, headers: dict[str, str], patient_ids: list[int], n: int, concurrency: int,
+          seed: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(n):
+        now = dt.datetime.now(dt.UTC).isoformat()
+        bodies.append({"patient_id": rng.choice(patient_ids), "channel": rng.choice(["phone", "chat"]),
+                       "direction": "inbound", "reason": rng.choice(REASONS), "started_at": now, "queued_at": now})
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with httpx.Client(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+        def one(body: dict[str, Any]) -> float:
+            t0 = time.perf_counter()
+            r = client.post("/api/v1/contacts", json=body)
+            if r.status_code != 201:
+                raise RuntimeError(f"HTTP {r.status_code}: {r.text[:300]}")
+            return time.perf_counter() - t0
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            lat = list(pool.map(one, bodies))
+        wall = time.perf_counter() - started
+    lat.sort()
+    return {"requests": n, "rps": n / wall, "p50_ms": 1000 * lat[n // 2],
+            "p99_ms": 1000 * lat[min(n - 1, int(n * 0.99))], "max_ms": 1000 * lat[-1]}
+
+
+def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _fresh(url)
+    token, ids = _seed_desk(url, key_dir, patients=2000, agents=40)
+    proc, base = _start("pxm", url, key_dir, tmp / "pxm-server.log")
+    try:
+        _load(base, {"Authorization": f"Bearer {token}"}, ids, 200, concurrency, seed=1)  # warm-up
+        out["pxm"] = _load(base, {"Authorization": f"Bearer {token}"}, ids, requests, concurrency, seed=2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    _fresh(url)
+    proc, base = _start("peer", url, key_dir, tmp / "peer-server.log")
+    try:
+        _load(base, {}, list(range(1, 2001)), 200, concurrency, seed=1)
+        out["peer"] = _load(base, {}, list(range(1, 2001)), requests, concurrency, seed=2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return out
+
+
+# -- routing ------------------------------------------------------------------------------------------------
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+def bench_routing_engine(rng: random.Random, decisions: int = 20_000) -> dict[str, float]:
+    from pxm.operations.routing.engine import AgentPool, AgentState, Requirements, WideningPolicy
+
+    now = dt.datetime.now(dt.UTC)
+    loads = [0] * 200
+    for _ in range(5000):
+        loads[rng.randrange(200)] += 1
+    agents = [AgentState(staff_id=i, name=f"A{i}", status=rng.choice(["available"] * 3 + ["busy", "away"]),
+                         capacity=40, load=loads[i], idle_since=now - dt.timedelta(seconds=rng.randrange(3600)),
+                         reasons=frozenset(rng.sample(REASONS, 3)), languages=frozenset(["en", rng.choice(LANGS)]),
+                         team=f"team-{i % 8}") for i in range(200)]
+    policy = WideningPolicy()
+    times = []
+    for _ in range(decisions):
+        req = Requirements(reason=rng.choice(REASONS), language=rng.choice(LANGS), channel="phone",
+                           waited_seconds=rng.choice([0, 0, 0, 200, 400]))
+        t0 = time.perf_counter()
+        AgentPool(agents).decide(req, policy, assign=False, now=now)
+        times.append(time.perf_counter() - t0)
+    return {"decisions": decisions, "p50_ms": 1000 * statistics.median(times), "p99_ms": 1000 * _pct(times, 0.99)}
+
+
+def bench_routing_db(url: str, key_dir: Path, rng: random.Random, iterations: int = 300) -> dict[str, Any]:
+    from sqlalchemy import insert
+
+    from pxm.operations.routing import service as routing
+    from pxm.operations.routing.engine import AgentPool
+    from pxm.platform.auth.actor import Actor
+    from pxm.platform.db import make_engine, make_session_factory
+    from pxm.platform.people.crypto import configure_keyring
+    from pxm.platform.people.models import Staff
+    from pxm.practices.resolution import service as resolution
+    from pxm.practices.resolution.models import Case
+
+    _fresh(url)
+    configure_keyring(key_dir / "phi.key")
+    _token, patient_ids = _seed_desk(url, key_dir, patients=50, agents=0)
+    engine = make_engine(url)
+    sf = make_session_factory(engine)
+    now = dt.datetime.now(dt.UTC)
+    with sf() as s, s.begin():
+        for i in range(200):
+            s.add(Staff(username=f"route-agent-{i}", display_name=f"Agent {i}", job_role="agent",
+                        team=f"team-{i % 8}", languages=["en", rng.choice(LANGS)], reasons=rng.sample(REASONS, 3),
+                        channels=[], capacity=40, status=rng.choice(["available"] * 3 + ["busy", "away"]),
+                        active=True, status_since=now - dt.timedelta(seconds=rng.randrange(3600))))
+        s.flush()
+        staff_ids = [i for (i,) in s.execute(text("SELECT id FROM staff"))]
+        s.execute(insert(Case), [{
+            "patient_id": rng.choice(patient_ids), "reason": rng.choice(REASONS), "priority": "normal",
+            "status": "assigned", "channel": "phone", "source": "contact", "assigned_staff_id": rng.choice(staff_ids),
+            "opened_at": now - dt.timedelta(minutes=rng.randrange(600)), "reopened_count": 0,
+            "first_response_breached": False, "resolution_breached": False, "updated_at": now}
+            for _ in range(5000)])
+    system = Actor.system("bench")
+    snap_times, full_times = [], []
+    with sf() as s:
+        cases = [resolution.open_case(s, system, patient_id=rng.choice(patient_ids), reason=rng.choice(REASONS),
+                                      channel="phone", route=False, schedule_sla=False) for _ in range(iterations)]
+        s.commit()
+        for case in cases:
+            t0 = time.perf_counter()
+            pool = AgentPool(routing.load_agents(s))
+            pool.decide(routing.requirements_of(s, case), routing.policy_of(routing.get_routing_settings(s)),
+                        assign=False)
+            snap_times.append(time.perf_counter() - t0)
+            s.rollback()
+        for case in cases:
+            nested = s.begin_nested()
+            t0 = time.perf_counter()
+            routing.route_case(s, system, case)
+            full_times.append(time.perf_counter() - t0)
+            nested.rollback()
+            s.rollback()
+    engine.dispose()
+    return {"iterations": iterations,
+            "snapshot_decide_p50_ms": 1000 * statistics.median(snap_times),
+            "snapshot_decide_p99_ms": 1000 * _pct(snap_times, 0.99),
+            "route_case_p50_ms": 1000 * statistics.median(full_times),
+            "route_case_p99_ms": 1000 * _pct(full_times, 0.99)}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_serve":
+        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--postgres", default=None)
+    ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--skip-routing", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    args = ap.parse_args()
+    results: dict[str, Any] = {"machine": {"nproc": os.cpu_count()}}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        key_dir = tmp / "keys"
+        key_dir.mkdir()
+        targets = [("sqlite", f"sqlite:///{tmp / 'desk.db'}")]
+        if args.postgres:
+            targets.append(("postgresql", args.postgres))
+        if not args.skip_routing:
+            results["routing_engine"] = bench_routing_engine(random.Random(7))
+            print(f"routing engine (200 agents, 5000 open cases): {results['routing_engine']}", flush=True)
+        for name, url in targets:
+            if not args.skip_routing:
+                r = bench_routing_db(url, key_dir, random.Random(11))
+                results[f"routing_db_{name}"] = r
+                print(f"routing with the database ({name}): {r}", flush=True)
+            if not args.skip_http:
+                h = bench_http(url, key_dir, tmp, args.requests, args.concurrency)
+                h["ratio_rps"] = h["pxm"]["rps"] / h["peer"]["rps"]
+                results[f"contacts_{name}"] = h
+                for who in ("pxm", "peer"):
+                    m = h[who]
+                    print(f"POST /api/v1/contacts {name:10s} {who:4s} {m['requests']} req, c={args.concurrency}: "
+                          f"{m['rps']:7.1f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:6.1f} ms", flush=True)
+                print(f"  PXM / peer throughput: {h['ratio_rps']:.2f}", flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
