@@ -34,7 +34,7 @@ NAV: tuple[NavSection, ...] = (
     # The five CXM practices of the source paper (H1-H5).
     NavSection("Practices", (
         NavItem("Personalized experience", "/practices/personalization", Permission.patients_read),
-        NavItem("Feedback", "/practices/feedback", Permission.surveys_read),
+        NavItem("Feedback", "/practices/feedback", Permission.surveys_read, ready=True),
         NavItem("Segmentation", "/practices/segmentation", Permission.metrics_read),
         NavItem("Loyalty", "/practices/loyalty", Permission.patients_read),
         NavItem("First contact resolution", "/practices/resolution", Permission.cases_read, ready=True),

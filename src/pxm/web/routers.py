@@ -56,3 +56,6 @@ def include_all(app: FastAPI) -> None:
 
     app.include_router(feedback_routes.router)
     app.include_router(survey_public.router)
+    from pxm.web.pages import feedback as feedback_pages
+
+    app.include_router(feedback_pages.router)
