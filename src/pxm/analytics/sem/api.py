@@ -32,7 +32,7 @@ from .standardized import (
     check_definitions,
     defined_function,
     delta_se,
-    derived_vector,
+    derived_function,
     latent_correlations,
     r_square,
     row_values,
@@ -63,7 +63,7 @@ def check_rank(ram: RAM, pt: ParTable, theta0: Array, S: Array) -> None:
         sv = np.linalg.svd(D, compute_uv=False) if D.size else np.zeros(0)
         if sv.size and sv[-1] > 1e-9 * sv[0]:
             return
-        deficient = np.linalg.svd(D)[2][-1]
+        deficient = np.linalg.svd(D, full_matrices=False)[2][-1]
     if deficient is None:
         return
     names = [f"{row.lhs} {row.op} {row.rhs}".strip() for row in pt.free_rows()]
@@ -72,11 +72,14 @@ def check_rank(ram: RAM, pt: ParTable, theta0: Array, S: Array) -> None:
                                    "each other by the data: " + ", ".join(involved))
 
 
-def _wald(est: float, se: float, z975: float) -> tuple[float, float, float, float]:
-    if not (np.isfinite(se) and se > 0):
-        return float("nan"), float("nan"), float("nan"), float("nan")
-    z = est / se
-    return z, float(2 * stats.norm.sf(abs(z))), est - z975 * se, est + z975 * se
+def _wald(est: Array, se: Array, z975: float) -> tuple[Array, Array, Array, Array]:
+    """Wald z, two-sided p-value and CI limits, elementwise (NaN where the SE is missing or zero)."""
+    est, se = np.asarray(est, dtype=float), np.asarray(se, dtype=float)
+    ok = np.isfinite(se) & (se > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(ok, est / np.where(ok, se, 1.0), np.nan)
+    pv = np.where(ok, 2 * stats.norm.sf(np.abs(np.nan_to_num(z))), np.nan)
+    return z, pv, np.where(ok, est - z975 * se, np.nan), np.where(ok, est + z975 * se, np.nan)
 
 
 def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "listwise",
@@ -219,7 +222,7 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
     nrow = len(pt.rows)
     dfn = defined_function(pt)
     def_vals = dfn(vals)
-    derived_se = delta_se(lambda t: derived_vector(pt, ram, t), theta, vcov)
+    derived_se = delta_se(derived_function(pt, ram), theta, vcov)
     se_theta = np.sqrt(np.clip(np.diag(vcov), 0, None))
     z975 = float(stats.norm.ppf(0.5 + level / 2))
     boot = None
@@ -229,31 +232,33 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
         boot = run_bootstrap(pt, ram, sample, theta, bootstrap, seed, bootstrap_ci, level, progress)
         if boot["n_failed"]:
             warnings.append(f"{boot['n_failed']} of {bootstrap} bootstrap draws failed and were dropped")
+    free_idx = np.array([r.free - 1 for r in pt.rows])
+    is_free = free_idx >= 0
+    se_rows = np.where(is_free, se_theta[np.maximum(free_idx, 0)], np.nan)
+    z, pv, lo, hi = _wald(vals, se_rows, z975)
+    sa_se = np.where(is_free, derived_se[nrow:2 * nrow], np.nan)
+    sz, spv, slo, shi = _wald(std_all, sa_se, z975)
     params: list[dict[str, Any]] = []
     for k, r in enumerate(pt.rows):
-        est = float(vals[k])
-        se = float(se_theta[r.free - 1]) if r.free else float("nan")
-        z, pv, lo, hi = _wald(est, se, z975)
-        sa_se = float(derived_se[nrow + k]) if r.free else float("nan")
-        sz, spv, slo, shi = _wald(float(std_all[k]), sa_se, z975)
         row: dict[str, Any] = {"lhs": r.lhs, "op": r.op, "rhs": r.rhs, "label": r.label, "free": r.free,
-                               "est": est, "se": se, "z": z, "pvalue": pv, "ci_lower": lo, "ci_upper": hi,
-                               "std_lv": float(std_lv[k]), "std_all": float(std_all[k]), "std_all_se": sa_se,
-                               "std_all_z": sz, "std_all_pvalue": spv, "std_all_ci_lower": slo,
-                               "std_all_ci_upper": shi}
+                               "est": float(vals[k]), "se": float(se_rows[k]), "z": float(z[k]),
+                               "pvalue": float(pv[k]), "ci_lower": float(lo[k]), "ci_upper": float(hi[k]),
+                               "std_lv": float(std_lv[k]), "std_all": float(std_all[k]),
+                               "std_all_se": float(sa_se[k]), "std_all_z": float(sz[k]),
+                               "std_all_pvalue": float(spv[k]), "std_all_ci_lower": float(slo[k]),
+                               "std_all_ci_upper": float(shi[k])}
         if boot is not None:
             row.update({"boot_ci_lower": boot["est_lo"][k], "boot_ci_upper": boot["est_hi"][k],
                         "boot_se": boot["est_se"][k], "std_all_boot_ci_lower": boot["std_lo"][k],
                         "std_all_boot_ci_upper": boot["std_hi"][k], "boot_method": bootstrap_ci})
         params.append(row)
     defined: dict[str, dict[str, float]] = {}
+    d_se = derived_se[2 * nrow:]
+    dz, dpv, dlo, dhi = _wald(def_vals, d_se, z975)
     for i, d in enumerate(pt.definitions):
-        est = float(def_vals[i])
-        se = float(derived_se[2 * nrow + i])
-        z, pv, lo, hi = _wald(est, se, z975)
-        row = {"lhs": d.name, "op": ":=", "rhs": d.expr, "label": d.name, "free": 0, "est": est, "se": se,
-               "z": z, "pvalue": pv, "ci_lower": lo, "ci_upper": hi, "std_lv": float("nan"),
-               "std_all": float("nan")}
+        row = {"lhs": d.name, "op": ":=", "rhs": d.expr, "label": d.name, "free": 0, "est": float(def_vals[i]),
+               "se": float(d_se[i]), "z": float(dz[i]), "pvalue": float(dpv[i]), "ci_lower": float(dlo[i]),
+               "ci_upper": float(dhi[i]), "std_lv": float("nan"), "std_all": float("nan")}
         if boot is not None:
             row.update({"boot_ci_lower": boot["def_lo"][i], "boot_ci_upper": boot["def_hi"][i],
                         "boot_se": boot["def_se"][i], "boot_method": bootstrap_ci})

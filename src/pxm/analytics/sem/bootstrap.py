@@ -13,28 +13,24 @@ from scipy import stats
 from .data import Sample
 from .errors import SEMError
 from .implied import moments
-from .matrices import RAM, Array, build_ram, position
+from .matrices import RAM, Array, build_ram
 from .objective import expected_hessian
 from .optimize import fit_ml_bfgs
 from .partable import ParTable
-from .standardized import defined_function, standardize
+from .standardized import Standardizer, defined_function
 
 
 class _Stats:
-    """theta -> [row values, std_all of rows, defined values], with precomputed row positions."""
+    """theta -> [row values, std_all of rows, defined values]."""
 
     def __init__(self, pt: ParTable, ram: RAM) -> None:
-        self.pt = pt
-        pos = [position(pt, r.lhs, r.op, r.rhs) for r in pt.rows]
-        self.kind = np.array([{"A": 0, "S": 1, "m": 2}[p[0]] for p in pos])
-        self.ij = np.array([(p[1], p[2]) for p in pos], dtype=int).reshape(-1, 2)
+        self.stdz = Standardizer(pt, ram)
         self.defined = defined_function(pt)
 
     def __call__(self, ram: RAM, theta: Array) -> Array:
         mom = moments(ram, theta)
-        i, j = self.ij[:, 0], self.ij[:, 1]
-        vals = np.where(self.kind == 0, mom.A[i, j], np.where(self.kind == 1, mom.S[i, j], mom.m[i]))
-        _, std_all = standardize(self.pt, ram, mom, vals)
+        vals = self.stdz.values(mom)
+        _, std_all = self.stdz(mom, vals)
         return np.concatenate([vals, std_all, self.defined(vals)])
 
 

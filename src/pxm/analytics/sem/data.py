@@ -53,6 +53,9 @@ def from_frame(df: Any, names: Sequence[str], *, missing: str = "listwise") -> S
         col = df[v]
         if col.dtype == bool:
             col = col.astype(float)
+        if pd.api.types.is_numeric_dtype(col):
+            cols[v] = col.astype(float).to_numpy()
+            continue
         num = pd.to_numeric(col, errors="coerce")
         bad = num.isna() & col.notna() & (col.astype(str).str.strip() != "")
         if bad.any():

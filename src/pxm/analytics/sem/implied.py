@@ -39,17 +39,26 @@ def jacobian(ram: RAM, mom: Moments) -> tuple[Array, Array]:
     FB = mom.B[:p, :]  # p x n
     C = mom.B @ mom.S @ FB.T  # n x p
     J = np.zeros((q, p, p))
+    ks = np.concatenate([ram.a_k, ram.s_k])
+    unique = len(np.unique(ks)) == len(ks)
+
+    def put(k: Array, block: Array) -> None:
+        if unique:
+            J[k] = block
+        else:
+            np.add.at(J, k, block)
+
     if len(ram.a_k):
         r, c = ram.a_rc[:, 0], ram.a_rc[:, 1]
         outer = FB[:, r].T[:, :, None] * C[c, :][:, None, :]
-        np.add.at(J, ram.a_k, outer + outer.transpose(0, 2, 1))
+        put(ram.a_k, outer + outer.transpose(0, 2, 1))
     if len(ram.s_k):
         r, c = ram.s_rc[:, 0], ram.s_rc[:, 1]
         outer = FB[:, r].T[:, :, None] * FB[:, c].T[:, None, :]
         sym = outer + outer.transpose(0, 2, 1)
         diag = r == c
         sym[diag] *= 0.5
-        np.add.at(J, ram.s_k, sym)
+        put(ram.s_k, sym)
     Jm = np.zeros((q, p))
     if ram.meanstructure:
         Bm = mom.B @ mom.m
@@ -59,3 +68,27 @@ def jacobian(ram: RAM, mom: Moments) -> tuple[Array, Array]:
         if len(ram.m_k):
             np.add.at(Jm, ram.m_k, FB[:, ram.m_r].T)
     return J, Jm
+
+
+@dataclass(frozen=True)
+class BatchMoments:
+    """Moments for a stack of parameter vectors (leading axis K); enough for standardization."""
+
+    A: Array
+    S: Array
+    m: Array
+    total: Array
+
+
+def moments_batch(ram: RAM, thetas: Array) -> BatchMoments:
+    K = thetas.shape[0]
+    A = np.broadcast_to(ram.A0, (K, ram.n, ram.n)).copy()
+    S = np.broadcast_to(ram.S0, (K, ram.n, ram.n)).copy()
+    m = np.broadcast_to(ram.m0, (K, ram.n)).copy()
+    A[:, ram.a_rc[:, 0], ram.a_rc[:, 1]] = thetas[:, ram.a_k]
+    S[:, ram.s_rc[:, 0], ram.s_rc[:, 1]] = thetas[:, ram.s_k]
+    S[:, ram.s_rc[:, 1], ram.s_rc[:, 0]] = thetas[:, ram.s_k]
+    m[:, ram.m_r] = thetas[:, ram.m_k]
+    B = np.linalg.inv(np.eye(ram.n) - A)
+    total = B @ S @ B.transpose(0, 2, 1)
+    return BatchMoments(A, S, m, total)

@@ -62,6 +62,6 @@ def expected_hessian(ram: RAM, mom: Moments) -> Array:
 
 def expected_hessian_from(J: Array, sigma: Array) -> Array:
     L = np.linalg.cholesky(np.linalg.inv(sigma))
-    K = np.einsum("ji,qjk,kl->qil", L, J, L, optimize=True)
+    K = np.matmul(np.matmul(L.T, J), L)
     Kf = K.reshape(K.shape[0], -1)
     return Kf @ Kf.T

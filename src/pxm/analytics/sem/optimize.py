@@ -58,14 +58,19 @@ def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: in
         gmax = float(np.max(np.abs(g))) if g.size else 0.0
         if gmax < tol:
             return OptResult(theta, f, g, it - 1, True, "converged")
-        step = None
-        if newton_ok and gmax < 1e-4:
-            H = numeric_hessian(lambda t: ml_objective(ram, t, S, logdet_S)[1], theta)
-            if np.all(np.isfinite(H)) and np.linalg.eigvalsh(H)[0] > 0:
-                step = _solve(H, g)
-        if step is None:
-            J, _ = jacobian(ram, mom)
-            step = _solve(expected_hessian_from(J, mom.sigma), g)
+        J, _ = jacobian(ram, mom)
+        H = expected_hessian_from(J, mom.sigma)
+        if newton_ok and gmax < 1e-3:
+            try:
+                Hinv = np.linalg.inv(H)
+            except np.linalg.LinAlgError:
+                Hinv = None
+            if Hinv is not None:
+                pol = fit_ml_bfgs(ram, S, theta, Hinv, tol=tol, maxiter=200)
+                if pol.converged and pol.f <= f + 1e-12:
+                    return OptResult(pol.theta, pol.f, pol.grad, it + pol.iterations, True, "converged")
+            newton_ok = False
+        step = _solve(H, g)
         t = 1.0
         accepted = False
         for _ in range(40):

@@ -12,52 +12,67 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .implied import Moments, moments
+from .implied import BatchMoments, Moments, moments_batch
 from .matrices import RAM, Array
 from .partable import ParTable
 
 
+class Standardizer:
+    """Vectorised std_lv / std_all for every row of a parameter table (positions computed once)."""
+
+    def __init__(self, pt: ParTable, ram: RAM) -> None:
+        from .matrices import position
+
+        idx = {v: i for i, v in enumerate(ram.names)}
+        latent = set(pt.latent)
+        pos = [position(pt, r.lhs, r.op, r.rhs) for r in pt.rows]
+        self.kind = np.array([{"A": 0, "S": 1, "m": 2}[p[0]] for p in pos], dtype=int)
+        self.pi = np.array([p[1] for p in pos], dtype=int)
+        self.pj = np.array([p[2] for p in pos], dtype=int)
+        op = [r.op for r in pt.rows]
+        self.op = np.array([{"=~": 0, "~": 1, "~~": 2, "~1": 3}[o] for o in op], dtype=int)
+        self.lhs = np.array([idx[r.lhs] for r in pt.rows], dtype=int)
+        self.rhs = np.array([idx[r.rhs] if r.rhs in idx else idx[r.lhs] for r in pt.rows], dtype=int)
+        self.lhs_lat = np.array([r.lhs in latent for r in pt.rows], dtype=bool)
+        self.rhs_lat = np.array([r.rhs in latent for r in pt.rows], dtype=bool)
+
+    def values(self, mom: Moments | BatchMoments) -> Array:
+        i, j = self.pi, self.pj
+        return np.where(self.kind == 0, mom.A[..., i, j], np.where(self.kind == 1, mom.S[..., i, j], mom.m[..., i]))
+
+    def __call__(self, mom: Moments | BatchMoments, est: Array) -> tuple[Array, Array]:
+        dg = np.diagonal(mom.total, axis1=-2, axis2=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(np.where(dg > 0, dg, np.nan))
+            res = np.diagonal(mom.S, axis1=-2, axis2=-1)
+            rsd = np.sqrt(np.where(res > 0, res, np.nan))
+            lhs, rhs, op = self.lhs, self.rhs, self.op
+            one = np.ones_like(est)
+            lat_sd_l = np.where(self.lhs_lat, sd[..., lhs], one)
+            lat_sd_r = np.where(self.rhs_lat, sd[..., rhs], one)
+            diag = lhs == rhs
+            # =~ (lhs factor, rhs indicator)
+            load_all = est * sd[..., lhs] / sd[..., rhs]
+            load_lv = est * sd[..., lhs] / lat_sd_r
+            # ~ (lhs outcome, rhs predictor)
+            reg_all = est * sd[..., rhs] / sd[..., lhs]
+            reg_lv = est * lat_sd_r / lat_sd_l
+            # ~~
+            var_all = est / dg[..., lhs]
+            var_lv = np.where(self.lhs_lat, var_all, est)
+            cov_all = est / (rsd[..., lhs] * rsd[..., rhs])
+            cov_lv = est / (np.where(self.lhs_lat, rsd[..., lhs], one) * np.where(self.rhs_lat, rsd[..., rhs], one))
+            cov_all = np.where(diag, var_all, cov_all)
+            cov_lv = np.where(diag, var_lv, cov_lv)
+            int_all = est / sd[..., lhs]
+            std_all = np.select([op == 0, op == 1, op == 2], [load_all, reg_all, cov_all], int_all)
+            std_lv = np.select([op == 0, op == 1, op == 2], [load_lv, reg_lv, cov_lv], est)
+        return std_lv, std_all
+
+
 def standardize(pt: ParTable, ram: RAM, mom: Moments, est: Array) -> tuple[Array, Array]:
     """std_lv and std_all for every row of the parameter table (est: value of each row)."""
-    idx = {v: i for i, v in enumerate(ram.names)}
-    latent = set(pt.latent)
-    total = mom.total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.sqrt(np.where(np.diag(total) > 0, np.diag(total), np.nan))
-        res = np.diag(mom.S)
-        std_lv = np.full(len(pt.rows), np.nan)
-        std_all = np.full(len(pt.rows), np.nan)
-        for k, r in enumerate(pt.rows):
-            e = est[k]
-            if r.op == "=~":
-                f, x = idx[r.lhs], idx[r.rhs]
-                std_lv[k] = e * sd[f] / (sd[x] if r.rhs in latent else 1.0)
-                std_all[k] = e * sd[f] / sd[x]
-            elif r.op == "~":
-                y, x = idx[r.lhs], idx[r.rhs]
-                std_lv[k] = e * (sd[x] if r.rhs in latent else 1.0) / (sd[y] if r.lhs in latent else 1.0)
-                std_all[k] = e * sd[x] / sd[y]
-            elif r.op == "~~":
-                a, b = idx[r.lhs], idx[r.rhs]
-                if a == b:
-                    std_all[k] = e / total[a, a]
-                    std_lv[k] = e / total[a, a] if r.lhs in latent else e
-                else:
-                    den = res[a] * res[b]
-                    std_all[k] = e / math.sqrt(den) if den > 0 else np.nan
-                    if r.lhs in latent and r.rhs in latent:
-                        std_lv[k] = std_all[k]
-                    elif r.lhs in latent:
-                        std_lv[k] = e / math.sqrt(res[a]) if res[a] > 0 else np.nan
-                    elif r.rhs in latent:
-                        std_lv[k] = e / math.sqrt(res[b]) if res[b] > 0 else np.nan
-                    else:
-                        std_lv[k] = e
-            else:  # intercept
-                i = idx[r.lhs]
-                std_lv[k] = e
-                std_all[k] = e / sd[i]
-    return std_lv, std_all
+    return Standardizer(pt, ram)(mom, est)
 
 
 def r_square(ram: RAM, mom: Moments) -> dict[str, float]:
@@ -156,24 +171,29 @@ def row_values(pt: ParTable, ram: RAM, theta: Array) -> Array:
     return out
 
 
-def derived_vector(pt: ParTable, ram: RAM, theta: Array) -> Array:
-    """Everything the delta method and the bootstrap need: std_lv, std_all of rows, defined values."""
-    mom = moments(ram, theta)
-    vals = row_values(pt, ram, theta)
-    lv, al = standardize(pt, ram, mom, vals)
-    return np.concatenate([lv, al, defined_function(pt)(vals)])
+def derived_function(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
+    """theta -> [std_lv of rows, std_all of rows, defined values] (for the delta method and the bootstrap)."""
+    stdz = Standardizer(pt, ram)
+    dfn = defined_function(pt)
+
+    def fn(thetas: Array) -> Array:
+        """thetas: (K, q) -> (K, 2 * rows + n_defined)."""
+        mom = moments_batch(ram, np.atleast_2d(thetas))
+        vals = stdz.values(mom)
+        lv, al = stdz(mom, vals)
+        defs = np.array([dfn(v) for v in vals]).reshape(len(vals), -1)
+        return np.concatenate([lv, al, defs], axis=1)
+
+    return fn
 
 
 def delta_se(fn: Callable[[Array], Array], theta: Array, vcov: Array) -> Array:
     """Delta-method standard errors of fn(theta) with a central-difference Jacobian."""
-    base = fn(theta)
     q = len(theta)
-    Jac = np.zeros((len(base), q))
-    for k in range(q):
-        h = 1e-6 * max(1.0, abs(theta[k]))
-        e = np.zeros(q)
-        e[k] = h
-        Jac[:, k] = (fn(theta + e) - fn(theta - e)) / (2 * h)
+    h = 1e-6 * np.maximum(1.0, np.abs(theta))
+    E = np.diag(h)
+    out = fn(np.vstack([theta + E, theta - E]))
+    Jac = ((out[:q] - out[q:]) / (2 * h)[:, None]).T
     V = Jac @ vcov @ Jac.T
     with np.errstate(invalid="ignore"):
         return np.sqrt(np.where(np.diag(V) >= 0, np.diag(V), np.nan))
