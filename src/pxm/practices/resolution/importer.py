@@ -164,12 +164,14 @@ def import_contacts(
                 report.errors.append({"line": r.line, "message": f"agent {r.agent!r} is not a valid username "
                                                                   "(lower-case letters, digits, . _ -)"})
 
-    cases: dict[str, list[_Row]] = defaultdict(list)
+    # a case per case_ref; a row without one is a case of its own (keyed by its contact_id)
+    cases: dict[tuple[str | None, str], list[_Row]] = defaultdict(list)
     for r in new_rows:
-        cases[r.case_ref or f"\0{r.contact_id}"].append(r)
+        cases[(r.case_ref, "") if r.case_ref else (None, r.contact_id)].append(r)
+    refs = [ref for ref, _ in cases if ref is not None]
     known_cases = {ref: (cid, pid) for ref, cid, pid in session.execute(
-        select(Case.external_ref, Case.id, Case.patient_id).where(Case.external_ref.in_(list(cases))))}
-    for ref, members in cases.items():
+        select(Case.external_ref, Case.id, Case.patient_id).where(Case.external_ref.in_(refs)))} if refs else {}
+    for (ref, _), members in cases.items():
         mrns = {m.mrn for m in members}
         if len(mrns) > 1:
             first = min(m.line for m in members)
@@ -199,7 +201,7 @@ def import_contacts(
 
     done = 0
     touched: list[int] = []
-    for ref, members in cases.items():
+    for (ref, _), members in cases.items():
         members.sort(key=lambda m: (m.started_at, m.line))
         head = members[0]
         pid = patient_ids[head.mrn]
@@ -209,7 +211,7 @@ def import_contacts(
         else:
             case = service.open_case(session, actor, patient_id=pid, reason=head.reason, channel=head.channel,
                                      opened_at=head.started_at, route=False, schedule_sla=False,
-                                     external_ref=None if ref.startswith("\0") else ref)
+                                     external_ref=ref)
             case_id = case.id
             report.cases_created += 1
         for m in members:
