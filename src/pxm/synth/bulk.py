@@ -36,6 +36,14 @@ def sealed_context(col: str) -> str:
     return col_type.context
 
 
+def tune_for_bulk(session: Session, cache_mib: int = 256) -> None:
+    """SQLite: a larger page cache for the load (random-keyed indexes such as ``mrn_index`` otherwise thrash the
+    default 2 MiB cache once a table passes a few hundred thousand rows). A no-op on other databases."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{int(cache_mib) * 1024}")
+
+
 def insert_rows(session: Session, target: Any, rows: list[dict[str, Any]]) -> int:
     """Core executemany of ``rows`` into ``target`` (a table or this module's raw tables); returns the count."""
     if rows:

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import select
 
 from pxm.platform.people.models import Patient
-from pxm.synth.bulk import ENCOUNTERS, insert_rows
+from pxm.synth.bulk import ENCOUNTERS, insert_rows, tune_for_bulk
 from pxm.synth.org import OrgRefs
 from pxm.synth.registry import SynthContext, register_step
 
@@ -134,6 +134,7 @@ def load_encounters(ctx: SynthContext) -> dict[str, int]:
     start, _ = ctx.window
     weights = {kind: day_weights(start, kind) for kind in TYPES}
     db = ctx.db
+    tune_for_bulk(db)
     after = int(ctx.state.get("patients_after_id", 0))
     cols = (Patient.id, Patient.birth_year, Patient.sex, Patient.conditions, Patient.home_facility_id)
     total = done = chunk = 0

@@ -18,7 +18,7 @@ from pxm.platform.db.base import utcnow
 from pxm.platform.people.crypto import keyring
 from pxm.platform.people.models import Patient
 from pxm.platform.people.service import EMAIL_PURPOSE, MRN_PURPOSE, RESTRICTED_ZIP3, TOP_CODED_AGE
-from pxm.synth.bulk import PATIENTS, insert_rows, sealed_context
+from pxm.synth.bulk import PATIENTS, insert_rows, sealed_context, tune_for_bulk
 from pxm.synth.names import (
     EMAIL_DOMAINS,
     EN_FAMILY,
@@ -164,6 +164,7 @@ def load_patients(ctx: SynthContext) -> dict[str, int]:
     """``ctx.patients`` patients, streamed in chunks of ``ctx.chunk_size``."""
     org: OrgRefs = ctx.state["org"]
     db = ctx.db
+    tune_for_bulk(db)
     ctx.state["patients_after_id"] = int(db.execute(select(func.coalesce(func.max(Patient.id), 0))).scalar_one())
     start = int(db.execute(select(func.count()).select_from(Patient)).scalar_one()) + 1
     done = 0
