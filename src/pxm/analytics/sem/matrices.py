@@ -46,8 +46,10 @@ class RAM:
 
 
 def position(pt: ParTable, lhs: str, op: str, rhs: str) -> tuple[str, int, int]:
-    names = (*pt.observed, *pt.latent)
-    idx = {v: i for i, v in enumerate(names)}
+    return _position({v: i for i, v in enumerate((*pt.observed, *pt.latent))}, lhs, op, rhs)
+
+
+def _position(idx: dict[str, int], lhs: str, op: str, rhs: str) -> tuple[str, int, int]:
     if op == "=~":
         return "A", idx[rhs], idx[lhs]
     if op == "~":
@@ -67,8 +69,9 @@ def build_ram(pt: ParTable, exo_cov: Array | None = None, exo_mean: Array | None
     m0 = np.zeros(n)
     a_rc, a_k, s_rc, s_k, m_r, m_k = [], [], [], [], [], []
     meanstructure = False
+    idx = {v: i for i, v in enumerate(names)}
     for r in pt.rows:
-        mat, i, j = position(pt, r.lhs, r.op, r.rhs)
+        mat, i, j = _position(idx, r.lhs, r.op, r.rhs)
         value = r.value
         if r.exo:
             if r.op == "~1":

@@ -11,7 +11,7 @@ import numpy as np
 
 from .implied import jacobian, moments
 from .matrices import RAM, Array, build_ram
-from .objective import expected_hessian_from, ml_gradient_from
+from .objective import ml_gradient_from
 from .partable import Param, ParTable
 
 
@@ -47,22 +47,25 @@ def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int)
     th = np.concatenate([theta, np.zeros(len(cands))])
     mom = moments(ext, th)
     J, _ = jacobian(ext, mom)
-    H = expected_hessian_from(J, mom.sigma)
+    L = np.linalg.cholesky(np.linalg.inv(mom.sigma))
+    K = np.matmul(np.matmul(L.T, J), L).reshape(J.shape[0], -1)
+    Kf, Kc = K[:q], K[q:]
+    Hff = Kf @ Kf.T
+    Hcf = Kc @ Kf.T
+    hcc = np.einsum("ij,ij->i", Kc, Kc)
     g = ml_gradient_from(ext, mom, S)
-    Hff = H[:q, :q]
     try:
         Hinv = np.linalg.inv(Hff)
     except np.linalg.LinAlgError:
         Hinv = np.linalg.pinv(Hff)
-    Hcf = H[q:, :q]
-    h = np.diag(H[q:, q:]) - np.einsum("ij,jk,ik->i", Hcf, Hinv, Hcf)
+    h = hcc - np.einsum("ij,jk,ik->i", Hcf, Hinv, Hcf)
     gc = g[q:]
     sd = np.sqrt(np.clip(np.diag(mom.total), 1e-300, None))
     res = np.diag(mom.S)
     idx = {v: i for i, v in enumerate(ram.names)}
     out: list[dict[str, Any]] = []
     for k, c in enumerate(cands):
-        if not h[k] > 1e-10 * max(1.0, abs(H[q + k, q + k])):
+        if not h[k] > 1e-10 * max(1.0, abs(hcc[k])):
             continue
         mi = 0.5 * n * gc[k] ** 2 / h[k]
         epc = -gc[k] / h[k]

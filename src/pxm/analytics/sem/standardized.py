@@ -21,11 +21,11 @@ class Standardizer:
     """Vectorised std_lv / std_all for every row of a parameter table (positions computed once)."""
 
     def __init__(self, pt: ParTable, ram: RAM) -> None:
-        from .matrices import position
+        from .matrices import _position
 
         idx = {v: i for i, v in enumerate(ram.names)}
         latent = set(pt.latent)
-        pos = [position(pt, r.lhs, r.op, r.rhs) for r in pt.rows]
+        pos = [_position(idx, r.lhs, r.op, r.rhs) for r in pt.rows]
         self.kind = np.array([{"A": 0, "S": 1, "m": 2}[p[0]] for p in pos], dtype=int)
         self.pi = np.array([p[1] for p in pos], dtype=int)
         self.pj = np.array([p[2] for p in pos], dtype=int)
@@ -161,14 +161,7 @@ def check_definitions(pt: ParTable) -> None:
 
 def row_values(pt: ParTable, ram: RAM, theta: Array) -> Array:
     """Value of every parameter-table row at theta (fixed rows from the matrices)."""
-    from .matrices import position
-
-    A, S, m = ram.fill(theta)
-    out = np.empty(len(pt.rows))
-    for k, r in enumerate(pt.rows):
-        mat, i, j = position(pt, r.lhs, r.op, r.rhs)
-        out[k] = A[i, j] if mat == "A" else (S[i, j] if mat == "S" else m[i])
-    return out
+    return Standardizer(pt, ram).values(moments_batch(ram, theta[None, :]))[0]
 
 
 def derived_function(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
