@@ -12,6 +12,7 @@ from collections.abc import Iterable
 TASK_MODULES: list[str] = [
     "pxm.practices.resolution.tasks",
     "pxm.practices.feedback.tasks",
+    "pxm.practices.feedback.text.tasks",
     "pxm.operations.routing.tasks",
 ]
 
