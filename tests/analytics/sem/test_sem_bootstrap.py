@@ -42,6 +42,8 @@ def test_percentile_contains_estimate(hs39):
             assert p["std_all_boot_ci_lower"] <= p["std_all"] <= p["std_all_boot_ci_upper"], p
     ab = r.defined["ab"]
     assert ab["boot_ci_lower"] <= ab["est"] <= ab["boot_ci_upper"]
+    lo, hi = r.bootstrap["r2_ci"]["x1"]
+    assert lo <= r.r2["x1"] <= hi
 
 
 def test_bca_reported(bca):

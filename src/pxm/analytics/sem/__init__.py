@@ -9,5 +9,7 @@ from .api import fit
 from .errors import DataError, ModelIdentificationError, ModelSyntaxError, SEMError
 from .results import ENGINE_VERSION, SEMResult
 
+__version__ = ENGINE_VERSION
+
 __all__ = ["ENGINE_VERSION", "DataError", "ModelIdentificationError", "ModelSyntaxError", "SEMError",
            "SEMResult", "fit"]

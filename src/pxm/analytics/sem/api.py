@@ -280,7 +280,7 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
     boot_info = None
     if boot is not None:
         boot_info = {"draws": boot["n"], "failed": boot["n_failed"], "method": bootstrap_ci, "seed": seed,
-                     "level": level}
+                     "level": level, "r2_ci": {k: list(v) for k, v in boot["r2_ci"].items()}}
     return SEMResult(
         converged=bool(opt.converged), n_obs=sample.n_obs, estimator=estimator, missing=missing, model=model,
         fit=fitm, parameters=tuple(params), r2=r_square(ram, mom), reliability=rel,

@@ -26,12 +26,17 @@ class _Stats:
     def __init__(self, pt: ParTable, ram: RAM) -> None:
         self.stdz = Standardizer(pt, ram)
         self.defined = defined_function(pt)
+        A0 = ram.A0 != 0
+        A0[ram.a_rc[:, 0], ram.a_rc[:, 1]] = True
+        self.endo = np.flatnonzero(A0.any(axis=1))  # variables with incoming paths: R-square
 
     def __call__(self, ram: RAM, theta: Array) -> Array:
         mom = moments(ram, theta)
         vals = self.stdz.values(mom)
         _, std_all = self.stdz(mom, vals)
-        return np.concatenate([vals, std_all, self.defined(vals)])
+        e = self.endo
+        r2 = 1.0 - mom.S[e, e] / mom.total[e, e]
+        return np.concatenate([vals, std_all, self.defined(vals), r2])
 
 
 def _refit(pt: ParTable, ram: RAM, S: Array, mean: Array, theta: Array, Hinv: Array,
@@ -116,7 +121,9 @@ def run_bootstrap(pt: ParTable, ram: RAM, sample: Sample, theta: Array, n_boot: 
             hi = np.nanquantile(draws, 1 - alpha, axis=0) if len(draws) else np.full(est.size, np.nan)
     se = np.nanstd(draws, axis=0, ddof=1) if len(draws) > 1 else np.full(est.size, np.nan)
     r = len(pt.rows)
+    nd = 2 * r + len(pt.definitions)
+    r2 = {ram.names[i]: (float(lo[nd + k]), float(hi[nd + k])) for k, i in enumerate(stat.endo)}
     return {"n": int(len(draws)), "n_failed": int(failed), "est_lo": lo[:r], "est_hi": hi[:r], "est_se": se[:r],
-            "std_lo": lo[r:2 * r], "std_hi": hi[r:2 * r], "def_lo": lo[2 * r:], "def_hi": hi[2 * r:],
-            "def_se": se[2 * r:], "draws": draws}
+            "std_lo": lo[r:2 * r], "std_hi": hi[r:2 * r], "def_lo": lo[2 * r:nd], "def_hi": hi[2 * r:nd],
+            "def_se": se[2 * r:nd], "r2_ci": r2, "draws": draws}
 
