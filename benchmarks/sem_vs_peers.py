@@ -72,6 +72,20 @@ def paper_population() -> tuple[np.ndarray, dict[str, object]]:
                    "zeta": float(zeta)}
 
 
+def pxm_core(model: str, df: pd.DataFrame):
+    """Estimation only (parse, parameter table, sample covariance, optimiser): what semopy's fit() does."""
+    from pxm.analytics.sem.matrices import build_ram, start_values
+    from pxm.analytics.sem.optimize import fit_ml
+    from pxm.analytics.sem.partable import build_partable
+    from pxm.analytics.sem.syntax import parse
+
+    pt = build_partable(parse(model))
+    X = df[list(pt.observed)].to_numpy(float)
+    S = np.cov(X.T, bias=True)
+    ram = build_ram(pt, exo_cov=S)
+    return fit_ml(ram, S, start_values(pt, ram, S, False))
+
+
 def median_time(fn, runs: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(runs):
@@ -152,11 +166,16 @@ def main() -> None:
                              ("paper model (25 ind, 6 factors, 5 paths, N=352)", PAPER_MODEL, paper)):
         fit(model, df)  # warm-up
         t_pxm, ours = median_time(lambda m=model, d=df: fit(m, d), args.runs)
+        t_core, core = median_time(lambda m=model, d=df: pxm_core(m, d), args.runs)
         t_sem, _ = median_time(lambda m=model, d=df: semopy.Model(m).fit(d), args.runs)
         sem_est = semopy_estimates(model, df)
         print(f"{label}")
-        print(f"  PXM    median {t_pxm * 1000:8.2f} ms  (converged={ours.converged}, chisq={ours.fit['chisq']:.4f})")
-        print(f"  semopy median {t_sem * 1000:8.2f} ms  -> PXM is {t_sem / t_pxm:.1f}x faster")
+        print(f"  PXM fit() median {t_pxm * 1000:8.2f} ms  (everything: estimates, SEs, fit measures, standardized "
+              f"with SEs, MI, reliability; converged={ours.converged}, chisq={ours.fit['chisq']:.4f})")
+        print(f"  PXM estimation only (parse + optimiser, like semopy's fit): median {t_core * 1000:8.2f} ms "
+              f"(gradient max {np.max(np.abs(core.grad)):.1e})")
+        print(f"  semopy median {t_sem * 1000:8.2f} ms  -> full PXM fit() is {t_sem / t_pxm:.1f}x faster; "
+              f"estimation only {t_sem / t_core:.1f}x faster")
         print(f"  max |PXM - semopy| estimate difference: {max_diff_vs(ours, sem_est):.2e}")
         if model == ref["model"]:
             diffs = [abs(ours.param(*k.replace("=~", " =~ ").replace("~~", " ~~ ").split())["est"] - v["est"])

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from . import data as data_mod
 from .errors import ModelIdentificationError, SEMError
@@ -78,7 +78,7 @@ def _wald(est: Array, se: Array, z975: float) -> tuple[Array, Array, Array, Arra
     ok = np.isfinite(se) & (se > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(ok, est / np.where(ok, se, 1.0), np.nan)
-    pv = np.where(ok, 2 * stats.norm.sf(np.abs(np.nan_to_num(z))), np.nan)
+    pv = np.where(ok, 2 * special.ndtr(-np.abs(np.nan_to_num(z))), np.nan)
     return z, pv, np.where(ok, est - z975 * se, np.nan), np.where(ok, est + z975 * se, np.nan)
 
 

@@ -12,26 +12,28 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from .matrices import Array
 
 
 def _ncp_bound(T: float, df: int, prob: float) -> float:
     """Non-centrality lambda with P(chi2_df(lambda) <= T) = prob (0 when not attainable)."""
-    if df <= 0 or stats.chi2.cdf(T, df) < prob:
+    T = max(T, 0.0)
+    if df <= 0 or special.chdtr(df, T) < prob:
         return 0.0
 
     def fn(lam: float) -> float:
-        return float(stats.ncx2.cdf(T, df, lam) - prob) if lam > 0 else float(stats.chi2.cdf(T, df) - prob)
+        return float(special.chndtr(T, df, lam) - prob) if lam > 0 else float(special.chdtr(df, T) - prob)
 
     hi = max(T, 1.0)
     while fn(hi) > 0:
         hi *= 2
-    return float(optimize.brentq(fn, 0.0, hi, xtol=1e-14, rtol=1e-15, maxiter=500))
+    return float(optimize.brentq(fn, 0.0, hi, xtol=1e-12, rtol=1e-14, maxiter=500))
 
 
 def rmsea_block(T: float, df: int, n: int) -> dict[str, float]:
+    T = max(T, 0.0)
     if df <= 0:
         nan = float("nan")
         return {"rmsea": 0.0 if df == 0 else nan, "rmsea_ci_lower": nan, "rmsea_ci_upper": nan,
@@ -42,8 +44,8 @@ def rmsea_block(T: float, df: int, n: int) -> dict[str, float]:
         "rmsea": math.sqrt(max(0.0, (T - df) / (n * df))),
         "rmsea_ci_lower": math.sqrt(lo / (n * df)),
         "rmsea_ci_upper": math.sqrt(hi / (n * df)),
-        "rmsea_pvalue": float(stats.ncx2.sf(T, df, n * df * 0.05**2)),
-        "rmsea_notclose_pvalue": float(stats.ncx2.cdf(T, df, n * df * 0.08**2)),
+        "rmsea_pvalue": float(1.0 - special.chndtr(T, df, n * df * 0.05**2)),
+        "rmsea_notclose_pvalue": float(special.chndtr(T, df, n * df * 0.08**2)),
     }
 
 

@@ -3,7 +3,6 @@ fixed-to-zero loadings, residual covariances and latent regressions, from the ex
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -23,17 +22,17 @@ def candidates(pt: ParTable) -> list[Param]:
     for f in pt.latent:
         for x in indicators:
             if (f, "=~", x) not in have:
-                out.append(Param(f, "=~", x, user=False))
+                out.append(Param(f, "=~", x, user=False, free=1))
     free_obs = [v for v in pt.observed if v not in pt.fixed_x]
     for i, a in enumerate(free_obs):
         for b in free_obs[i + 1:]:
             if (a, "~~", b) not in have:
-                out.append(Param(a, "~~", b, user=False))
+                out.append(Param(a, "~~", b, user=False, free=1))
     for a in pt.latent:
         for b in pt.latent:
             if a != b and (a, "~", b) not in have and (b, "~", a) not in have and (b, "=~", a) not in have \
                     and (a, "=~", b) not in have:
-                out.append(Param(a, "~", b, user=False))
+                out.append(Param(a, "~", b, user=False, free=1))
     return out
 
 
@@ -42,7 +41,7 @@ def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int)
     if not cands:
         return []
     q = ram.q
-    ext_rows = [*pt.rows, *(replace(c, free=q + 1 + k) for k, c in enumerate(cands))]
+    ext_rows = [*pt.rows, *(Param(c.lhs, c.op, c.rhs, "", q + 1 + k, 0.0, False) for k, c in enumerate(cands))]
     ext = build_ram(replace(pt, rows=tuple(ext_rows)), exo_cov=S)
     th = np.concatenate([theta, np.zeros(len(cands))])
     mom = moments(ext, th)
@@ -63,21 +62,17 @@ def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int)
     sd = np.sqrt(np.clip(np.diag(mom.total), 1e-300, None))
     res = np.diag(mom.S)
     idx = {v: i for i, v in enumerate(ram.names)}
-    out: list[dict[str, Any]] = []
-    for k, c in enumerate(cands):
-        if not h[k] > 1e-10 * max(1.0, abs(hcc[k])):
-            continue
-        mi = 0.5 * n * gc[k] ** 2 / h[k]
-        epc = -gc[k] / h[k]
-        a, b = idx[c.lhs], idx[c.rhs]
-        if c.op == "=~":
-            sepc = epc * sd[a] / sd[b]
-        elif c.op == "~":
-            sepc = epc * sd[b] / sd[a]
-        else:
-            den = res[a] * res[b]
-            sepc = epc / math.sqrt(den) if den > 0 else float("nan")
-        out.append({"lhs": c.lhs, "op": c.op, "rhs": c.rhs, "mi": float(mi), "epc": float(epc),
-                    "sepc_all": float(sepc)})
-    out.sort(key=lambda d: -d["mi"])
-    return out
+    a = np.array([idx[c.lhs] for c in cands])
+    b = np.array([idx[c.rhs] for c in cands])
+    op = np.array([c.op for c in cands])
+    ok = h > 1e-10 * np.maximum(1.0, np.abs(hcc))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mi = 0.5 * n * gc**2 / h
+        epc = -gc / h
+        den = res[a] * res[b]
+        sepc = np.where(op == "=~", epc * sd[a] / sd[b],
+                        np.where(op == "~", epc * sd[b] / sd[a],
+                                 np.where(den > 0, epc / np.sqrt(np.abs(den)), np.nan)))
+    order = np.argsort(-np.where(ok, mi, -np.inf), kind="stable")
+    return [{"lhs": cands[k].lhs, "op": cands[k].op, "rhs": cands[k].rhs, "mi": float(mi[k]),
+             "epc": float(epc[k]), "sepc_all": float(sepc[k])} for k in order if ok[k]]

@@ -21,8 +21,10 @@ def _alpha(C: Array) -> float:
 
 
 def _mean_offdiag(R: Array) -> float:
-    r, c = np.triu_indices(R.shape[0], 1)
-    return float(R[r, c].mean()) if len(r) else float("nan")
+    k = R.shape[0]
+    if k < 2:
+        return float("nan")
+    return float((R.sum() - np.trace(R)) / (k * (k - 1)))
 
 
 def _geo(x: Array) -> float:

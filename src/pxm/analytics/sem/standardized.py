@@ -174,7 +174,10 @@ def derived_function(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
         mom = moments_batch(ram, np.atleast_2d(thetas))
         vals = stdz.values(mom)
         lv, al = stdz(mom, vals)
-        defs = np.array([dfn(v) for v in vals]).reshape(len(vals), -1)
+        if pt.definitions:
+            defs = np.array([dfn(v) for v in vals]).reshape(len(vals), -1)
+        else:
+            defs = np.zeros((len(vals), 0))
         return np.concatenate([lv, al, defs], axis=1)
 
     return fn
