@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+import pxm.schema  # noqa: F401  (every model, as in the running app: the closed loop links to complaints)
 from pxm.platform.auth.actor import Actor
 from pxm.platform.people.models import Encounter, OrgUnit, Patient
 from pxm.platform.people.service import email_index, mrn_index
