@@ -59,3 +59,12 @@ def include_all(app: FastAPI) -> None:
     from pxm.web.pages import feedback as feedback_pages
 
     app.include_router(feedback_pages.router)
+    from pxm.practices.feedback.complaints import routes as complaints_routes
+    from pxm.practices.feedback.loop import routes as loop_routes
+    from pxm.practices.feedback.reviews import routes as reviews_routes
+    from pxm.practices.feedback.text import routes as feedback_text_routes
+    from pxm.web.pages import feedback_text as feedback_text_pages
+
+    for r in (complaints_routes.router, loop_routes.router, reviews_routes.router, feedback_text_routes.router,
+              feedback_text_pages.router):
+        app.include_router(r)
