@@ -35,6 +35,10 @@ NAV: tuple[NavSection, ...] = (
     NavSection("Practices", (
         NavItem("Personalized experience", "/practices/personalization", Permission.patients_read),
         NavItem("Feedback", "/practices/feedback", Permission.surveys_read, ready=True),
+        NavItem("Comment explorer", "/practices/feedback/comments", Permission.responses_read, ready=True),
+        NavItem("Closed loop", "/practices/feedback/loop", Permission.cases_read, ready=True),
+        NavItem("Complaints", "/practices/feedback/complaints", Permission.complaints_read, ready=True),
+        NavItem("Public reviews", "/practices/feedback/reviews", Permission.complaints_read, ready=True),
         NavItem("Segmentation", "/practices/segmentation", Permission.metrics_read),
         NavItem("Loyalty", "/practices/loyalty", Permission.patients_read),
         NavItem("First contact resolution", "/practices/resolution", Permission.cases_read, ready=True),
