@@ -33,7 +33,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.http.errors import BadRequest, NotFound
 from pxm.practices.feedback.loop.models import RecoveryLink, Trigger
 from pxm.practices.resolution import service as resolution
-from pxm.practices.resolution.models import Case, Channel, DONE_STATUSES, CaseStatus
+from pxm.practices.resolution.models import DONE_STATUSES, Case, CaseStatus, Channel
 
 log = logging.getLogger("pxm.feedback.loop")
 

@@ -181,7 +181,7 @@ def analyze(text: str | None) -> Sentiment:
     last_contrast = contrast_at[-1] if contrast_at else None
     total = 0.0
     hits: list[tuple[str, float]] = []
-    for start, n, unit, value in units:
+    for start, _n, unit, value in units:
         v = value
         if v == 0.0:
             continue
