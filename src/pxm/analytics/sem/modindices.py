@@ -10,7 +10,7 @@ import numpy as np
 
 from .implied import jacobian, moments
 from .matrices import RAM, Array, build_ram
-from .objective import ml_gradient_from
+from .objective import ml_gradient_from, whitened
 from .partable import Param, ParTable
 
 
@@ -46,8 +46,7 @@ def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int)
     th = np.concatenate([theta, np.zeros(len(cands))])
     mom = moments(ext, th)
     J, _ = jacobian(ext, mom)
-    L = np.linalg.cholesky(np.linalg.inv(mom.sigma))
-    K = np.matmul(np.matmul(L.T, J), L).reshape(J.shape[0], -1)
+    K = whitened(J, mom.sigma)
     Kf, Kc = K[:q], K[q:]
     Hff = Kf @ Kf.T
     Hcf = Kc @ Kf.T

@@ -61,7 +61,16 @@ def expected_hessian(ram: RAM, mom: Moments) -> Array:
 
 
 def expected_hessian_from(J: Array, sigma: Array) -> Array:
-    L = np.linalg.cholesky(np.linalg.inv(sigma))
-    K = np.matmul(np.matmul(L.T, J), L)
-    Kf = K.reshape(K.shape[0], -1)
+    Kf = whitened(J, sigma)
     return Kf @ Kf.T
+
+
+def whitened(J: Array, sigma: Array) -> Array:
+    """Rows vec(L' J_k L) with L L' = Sigma^-1, so that tr(Sigma^-1 J_k Sigma^-1 J_l) = <row_k, row_l>.
+
+    Two plain GEMMs (J_k symmetric): M = J L, then (M' L) = L' J L."""
+    q, p = J.shape[0], J.shape[1]
+    L = np.linalg.cholesky(np.linalg.inv(sigma))
+    M = (J.reshape(q * p, p) @ L).reshape(q, p, p)
+    K = (np.ascontiguousarray(M.transpose(0, 2, 1)).reshape(q * p, p) @ L)
+    return K.reshape(q, p * p)
