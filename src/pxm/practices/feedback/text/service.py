@@ -60,9 +60,10 @@ def analyze_comment(session: Session, response_id: int, actor: Actor = SYSTEM) -
     masked = phi_mask.mask(comment, names)
     senti = sentiment.analyze(comment)
     found = themes.detect(comment)
+    instrument_code = response.instrument.code if response.instrument is not None else None
     row = session.get(CommentAnalysis, response.id)
     if row is None:
-        row = CommentAnalysis(response_id=response.id)
+        row = CommentAnalysis(response_id=response.id, submitted_at=response.submitted_at)
         session.add(row)
     row.language = response.language or "en"
     row.sentiment_score = senti.score
@@ -73,7 +74,7 @@ def analyze_comment(session: Session, response_id: int, actor: Actor = SYSTEM) -
     row.mask_counts = masked.counts
     row.model_version = sentiment.MODEL_VERSION
     row.department_id = response.department_id
-    row.instrument_code = response.instrument.code if response.instrument is not None else None
+    row.instrument_code = instrument_code
     row.submitted_at = response.submitted_at
     row.analyzed_at = utcnow()
     session.flush()
