@@ -103,8 +103,10 @@ def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float =
     if not np.isfinite(f):
         return OptResult(x, f, g, 0, False, "non-positive-definite implied covariance at the start")
     Hk = H0inv.copy()
+    stalled = 0
     for it in range(1, maxiter + 1):
-        if float(np.max(np.abs(g))) < tol:
+        gmax = float(np.max(np.abs(g)))
+        if gmax < tol:
             return OptResult(x, f, g, it - 1, True, "converged")
         d = -Hk @ g
         slope = float(g @ d)
@@ -113,20 +115,28 @@ def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float =
             d = -Hk @ g
             slope = float(g @ d)
         t = 1.0
+        accepted = False
         for _ in range(30):
             xn = x + t * d
             fn, gn = ml_objective(ram, xn, S, logdet_S)
-            if np.isfinite(fn) and fn <= f + 1e-4 * t * slope:
-                break
+            if np.isfinite(fn):
+                # near the optimum f is flat to rounding: judge progress by the gradient instead
+                if fn <= f + 1e-4 * t * slope or (gmax < 1e-5 and float(np.max(np.abs(gn))) < 0.5 * gmax):
+                    accepted = True
+                    break
             t *= 0.5
+        if not accepted or t < 1e-3:
+            stalled += 1
         else:
-            return OptResult(x, f, g, it, float(np.max(np.abs(g))) < 1e-5, "line search failed")
-        s = xn - x
+            stalled = 0
+        if not accepted or stalled >= 3:
+            return OptResult(x, f, g, it, gmax < 1e-6, "stopped: no further progress at numerical precision")
+        s_ = xn - x
         y = gn - g
-        sy = float(s @ y)
-        if sy > 1e-12:
+        sy = float(s_ @ y)
+        if sy > 1e-300:
             rho = 1.0 / sy
             Hy = Hk @ y
-            Hk = Hk + ((sy + y @ Hy) * rho * rho) * np.outer(s, s) - rho * (np.outer(Hy, s) + np.outer(s, Hy))
+            Hk = Hk + ((sy + y @ Hy) * rho * rho) * np.outer(s_, s_) - rho * (np.outer(Hy, s_) + np.outer(s_, Hy))
         x, f, g = xn, fn, gn
-    return OptResult(x, f, g, maxiter, float(np.max(np.abs(g))) < 1e-5, "iteration limit reached")
+    return OptResult(x, f, g, maxiter, float(np.max(np.abs(g))) < 1e-6, "iteration limit reached")
