@@ -9,7 +9,9 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pxm.platform.db.base import Base, UTCDateTime, utcnow
+from pxm.platform.people import models as _people_models  # noqa: F401  (patients, encounters, org_units)
 from pxm.platform.people.crypto import Sealed
+from pxm.practices.resolution import models as _resolution_models  # noqa: F401  (cases: the FK target)
 
 
 class Kind(enum.StrEnum):

@@ -10,6 +10,10 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pxm.platform.db.base import Base, UTCDateTime, utcnow
+from pxm.platform.people import models as _people_models  # noqa: F401  (org_units)
+from pxm.practices.feedback import models as _feedback_models  # noqa: F401  (survey_responses)
+from pxm.practices.feedback.complaints import models as _complaint_models  # noqa: F401  (complaints)
+from pxm.practices.resolution import models as _resolution_models  # noqa: F401  (cases)
 
 
 class Trigger(enum.StrEnum):

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pxm.platform.db.base import Base, UTCDateTime, utcnow
+from pxm.platform.people import models as _people_models  # noqa: F401  (org_units)
 
 
 class ReplyStatus(enum.StrEnum):

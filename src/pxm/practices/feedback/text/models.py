@@ -9,6 +9,8 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pxm.platform.db.base import Base, UTCDateTime, utcnow
+from pxm.platform.people import models as _people_models  # noqa: F401  (org_units)
+from pxm.practices.feedback import models as _feedback_models  # noqa: F401  (survey_responses)
 
 
 class CommentAnalysis(Base):
