@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 from sqlalchemy import text
 
 REASONS = ["appointment_scheduling", "billing", "prescription_refill", "test_results", "referral",
@@ -43,10 +44,18 @@ REASONS = ["appointment_scheduling", "billing", "prescription_refill", "test_res
 LANGS = ["en", "es", "zh", "vi"]
 
 
+class PeerBody(BaseModel):
+    patient_id: int
+    channel: str
+    direction: str
+    reason: str
+    started_at: dt.datetime
+    queued_at: dt.datetime | None = None
+
+
 # -- servers (run as subprocesses: ``service_desk.py _serve pxm|peer URL PORT KEYDIR``) ----------------------
 def _peer_app(url: str) -> Any:
     from fastapi import FastAPI
-    from pydantic import BaseModel
     from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 
     from pxm.platform.db import make_engine
@@ -58,18 +67,10 @@ def _peer_app(url: str) -> Any:
                   Column("started_at", DateTime(timezone=True)), Column("queued_at", DateTime(timezone=True)))
     meta.create_all(engine)
 
-    class Body(BaseModel):
-        patient_id: int
-        channel: str
-        direction: str
-        reason: str
-        started_at: dt.datetime
-        queued_at: dt.datetime | None = None
-
     app = FastAPI()
 
     @app.post("/api/v1/contacts", status_code=201)
-    def create(body: Body) -> dict[str, Any]:
+    def create(body: PeerBody) -> dict[str, Any]:
         with engine.begin() as conn:
             new_id = conn.execute(table.insert().values(**body.model_dump())).inserted_primary_key[0]
         return {"id": new_id, **body.model_dump(mode="json")}
@@ -101,7 +102,8 @@ def _free_port() -> int:
 
 def _start(kind: str, url: str, key_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "_serve", kind, url, str(port), str(key_dir)],
+    script = os.environ.get("PXM_BENCH_SERVER_SCRIPT", __file__)  # for experiments with a patched server
+    proc = subprocess.Popen([sys.executable, script, "_serve", kind, url, str(port), str(key_dir)],
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -121,6 +123,9 @@ def _fresh(url: str) -> None:
     from pxm.platform.db import make_engine
     from pxm.platform.db.migrate import upgrade
 
+    if url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url[len("sqlite:///"):] + suffix).unlink(missing_ok=True)
     engine = make_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as c:
@@ -269,6 +274,9 @@ def bench_routing_db(url: str, key_dir: Path, rng: random.Random, iterations: in
             "opened_at": now - dt.timedelta(minutes=rng.randrange(600)), "reopened_count": 0,
             "first_response_breached": False, "resolution_breached": False, "updated_at": now}
             for _ in range(5000)])
+    if engine.dialect.name == "postgresql":  # planner statistics, as autovacuum keeps them in production
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
     system = Actor.system("bench")
     snap_times, full_times = [], []
     with sf() as s:

@@ -127,10 +127,9 @@ def load_agents(session: Session, *, available_only: bool = True) -> list[AgentS
 def requirements_of(session: Session, case: Case, now: dt.datetime | None = None,
                     language: str | None = None) -> Requirements:
     now = now or utcnow()
-    if language is None:
-        language = session.execute(
-            select(Patient.preferred_language).where(Patient.id == case.patient_id)
-        ).scalar_one_or_none() or "en"
+    if language is None:  # the patient is usually in the session already (the desk just loaded it)
+        patient = session.get(Patient, case.patient_id)
+        language = (patient.preferred_language if patient is not None else None) or "en"
     opened = case.opened_at or now
     return Requirements(reason=case.reason, language=language, channel=case.channel,
                         priority=priority_rank(case.priority),
