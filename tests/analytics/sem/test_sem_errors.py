@@ -77,3 +77,18 @@ def test_heywood_case_is_a_warning_not_an_exception():
     assert r.converged
     assert any("Heywood" in w and "'b'" in w for w in r.warnings), r.warnings
     assert r.to_dict()["warnings"]
+
+
+def test_non_convergence_is_reported_as_data(df, monkeypatch):
+    import pxm.analytics.sem.api as api
+    from pxm.analytics.sem.optimize import OptResult
+
+    def stuck(ram, S, theta0, **kw):
+        return OptResult(theta0, 1.0, np.ones(ram.q), 500, False, "iteration limit reached")
+
+    monkeypatch.setattr(api, "fit_ml", stuck)
+    r = fit(MODEL, df)
+    assert r.converged is False
+    assert any("did not converge" in w for w in r.warnings)
+    d = r.to_dict()
+    assert d["converged"] is False and d["warnings"]

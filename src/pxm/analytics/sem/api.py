@@ -141,9 +141,36 @@ def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "
         opt, vcov, fitm = fit_fiml(pt, ram, sample, theta0, df)
     else:
         opt = fit_ml(ram, S, theta0)
-        vcov, fitm = _ml_inference(pt, ram, opt, sample, df, estimator, warnings)
+        if not opt.converged:
+            opt = _fallback(ram, S, theta0, opt)
+        try:
+            vcov, fitm = _ml_inference(pt, ram, opt, sample, df, estimator, warnings)
+        except np.linalg.LinAlgError:
+            vcov = np.full((ram.q, ram.q), np.nan)
+            fitm = {"npar": float(ram.q), "df": float(df), "chisq": sample.n_obs * opt.f}
+            warnings.append("standard errors and fit measures could not be computed: the implied covariance "
+                            "matrix is not positive definite at the solution")
     return _report(model, pt, ram, opt, vcov, fitm, sample, estimator, missing, warnings, level,
                    bootstrap, seed, bootstrap_ci, progress)
+
+
+def _fallback(ram: RAM, S: Array, theta0: Array, first: OptResult) -> OptResult:
+    """Second attempt for hard problems: scipy BFGS from the start values, then the Fisher/BFGS polish."""
+    from scipy import optimize as sopt
+
+    logdet_S = float(np.linalg.slogdet(S)[1])
+
+    def fun(t: Array) -> tuple[float, Array]:
+        f, g = ml_objective(ram, t, S, logdet_S)
+        if not np.isfinite(f):
+            return 1e10, np.zeros_like(t)
+        return f, g
+
+    res = sopt.minimize(fun, theta0, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-8})
+    second = fit_ml(ram, S, res.x)
+    if second.converged or (np.isfinite(second.f) and second.f < first.f):
+        return second
+    return first
 
 
 def _baseline_ml(pt: ParTable, S: Array) -> tuple[float, int]:
