@@ -56,7 +56,7 @@ def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int)
         Hinv = np.linalg.inv(Hff)
     except np.linalg.LinAlgError:
         Hinv = np.linalg.pinv(Hff)
-    h = hcc - np.einsum("ij,jk,ik->i", Hcf, Hinv, Hcf)
+    h = hcc - np.sum((Hcf @ Hinv) * Hcf, axis=1)
     gc = g[q:]
     sd = np.sqrt(np.clip(np.diag(mom.total), 1e-300, None))
     res = np.diag(mom.S)
