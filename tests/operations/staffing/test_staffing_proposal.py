@@ -50,7 +50,8 @@ def test_proposal_averages_inbound_queued_contacts_per_hour_of_week(db, make_pat
 
 def test_proposal_api_and_hours_in_a_time_zone(client, db, make_patient, open_case):
     case = open_case(make_patient(), route=False)
-    add_contacts(db, case, dt.datetime.now(dt.UTC) - dt.timedelta(days=1), 12, handle_seconds=300)
+    start = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).replace(minute=1, second=0, microsecond=0)
+    add_contacts(db, case, start, 12, handle_seconds=300)  # all within one hour
     db.commit()
     h = login(client, db, "cx_manager")
     r = client.get("/api/v1/staffing/proposal", params={"weeks": 4, "aht_seconds": 200, "timezone": "Asia/Tokyo"},
