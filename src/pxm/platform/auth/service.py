@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -37,8 +38,14 @@ def validate_password(password: str) -> None:
         raise APIError(422, "weak_password", "password must be at least 10 characters long")
 
 
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")
+
+
 def create_user(session: Session, actor: Actor, *, username: str, display_name: str, role: str,
                 password: str) -> User:
+    if not _USERNAME.match(username):
+        raise APIError(422, "invalid_username",
+                       f"username {username!r} must be 2-80 letters, digits or . _ @ - (no spaces)")
     if role not in {r.value for r in Role}:
         raise APIError(422, "invalid_role", f"unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}")
     validate_password(password)

@@ -62,7 +62,8 @@ def users_create(request: Request, username: str = Form(""), display_name: str =
     except ValidationError as exc:
         return _users_page(request, db, PageParams(), status=422, form=form, errors=_field_errors(exc))
     except APIError as exc:
-        field = {"conflict": "username", "weak_password": "password", "invalid_role": "role"}.get(exc.code, "form")
+        field = {"conflict": "username", "invalid_username": "username", "weak_password": "password",
+                 "invalid_role": "role"}.get(exc.code, "form")
         return _users_page(request, db, PageParams(), status=exc.status, form=form, errors={field: exc.message})
     response = RedirectResponse(f"/admin/users/{user.id}", status_code=303)
     flash(request, response, f"User {user.username} created.", "success")
