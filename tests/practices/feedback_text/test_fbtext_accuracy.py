@@ -98,9 +98,3 @@ def test_accents_and_case_do_not_matter() -> None:
 ])
 def test_themes(text: str, expected: set[str]) -> None:
     assert set(themes.detect(text)) == expected
-
-
-def test_learned_peer_is_reported_on_the_same_held_out_rows(rows: list[evaluate.LabelledComment]) -> None:
-    learned = evaluate.compare_learned(evaluate.split(rows, "train"), evaluate.split(rows, "test"))
-    assert learned["sentiment"]["n"] == len(evaluate.split(rows, "test"))
-    assert 0.0 <= learned["sentiment"]["accuracy"] <= 1.0

@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.helpers.auth import login, token_headers
 
 from pxm.platform.audit.models import AuditEvent
 from pxm.platform.jobs import run_pending
 from pxm.platform.jobs.models import Job
 from pxm.practices.feedback.text.models import CommentAnalysis, CommentTheme
 from pxm.practices.feedback.text.service import analyze_comment
-from tests.helpers.auth import login, token_headers
 
 RAW = ("Nurse Maria was wonderful but my name Rosalind was misspelled on the bill, call me at 555-123-4567 "
        "or rosalind@example.org, MRN 7654321, seen on 3/14/2026.")

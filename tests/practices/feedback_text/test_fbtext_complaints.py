@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from tests.helpers.auth import login, token_headers
 
 from pxm.platform.auth.actor import Actor
 from pxm.platform.http.errors import APIError
 from pxm.practices.feedback.complaints import service
 from pxm.practices.feedback.complaints.models import Complaint
-from tests.helpers.auth import login, token_headers
 
 T0 = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tests.helpers.auth import login
 
 from pxm.practices.feedback.loop.models import RecoveryLink
 from pxm.practices.resolution.models import Case
-from tests.helpers.auth import login
 
 
 def test_loop_queue_and_close_from_the_page(client: Any, db: Session, respond: Callable[..., Any],

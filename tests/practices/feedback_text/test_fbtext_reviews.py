@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tests.helpers.auth import login, token_headers
 
 from pxm.platform.audit.models import AuditEvent
-from tests.helpers.auth import login, token_headers
 
 REVIEW = {"source": "google", "rating": 1, "text": "Waited three hours in the ER and the nurse was rude. Awful.",
           "url": "https://maps.example.com/review/123", "posted_at": "2026-05-02T10:00:00Z", "author": "J. D."}

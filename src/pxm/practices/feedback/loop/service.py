@@ -68,7 +68,7 @@ def response_triggers(response: Any, *, strongly_negative: bool | None = None) -
             priority = p
 
     for item in _items(definition):
-        code, kind = item.get("code"), item.get("type")
+        code, kind = str(item.get("code")), item.get("type")
         value = answers.get(code)
         if value is None:
             continue

@@ -149,13 +149,13 @@ def theme_summary(session: Session, *, department_id: int | None = None, since: 
     for theme, label, n in session.execute(q.group_by(CommentTheme.theme, CommentTheme.sentiment_label)).all():
         counts.setdefault(theme, Counter())[label] += int(n)
     cat = themes.catalog()
-    out = []
+    out: list[dict[str, Any]] = []
     for code, c in counts.items():
         total = sum(c.values())
         out.append({"theme": code, "label": cat[code].label_en if code in cat else code, "total": total,
                     "negative": c["negative"], "neutral": c["neutral"], "positive": c["positive"],
                     "net_sentiment": round((c["positive"] - c["negative"]) / total, 3) if total else None})
-    out.sort(key=lambda r: (-int(r["total"] or 0), str(r["theme"])))
+    out.sort(key=lambda r: (-r["total"], r["theme"]))
     return {"themes": out}
 
 
