@@ -120,3 +120,17 @@ def test_reassign_refuses_unknown_agent(db, make_agent, make_patient, open_case)
         routing.reassign(db, sup, case.id, 987654)
     assert "staff_id 987654" in err.value.message
     assert db.execute(select(Staff).where(Staff.id == 987654)).first() is None
+
+
+def test_the_scheduled_sweep_job_assigns_waiting_cases(db, make_agent, make_patient, open_case):
+    from pxm.operations.routing import tasks
+
+    case = open_case(make_patient("en"))
+    assert case.assigned_staff_id is None  # nobody is available yet
+    job = db.execute(select(Job).where(Job.kind == routing.SWEEP_KIND)).scalars().one()
+    assert job.run_after > case.opened_at  # due at the next sweep slot
+    agent = make_agent("Late starter")
+    result = tasks.sweep_queue(db, job)
+    assert result == {"considered": 1, "assigned": 1, "waiting": 0}
+    assert db.get(Case, case.id).assigned_staff_id == agent.id
+    assert decisions(db, case.id)[-1].kind == "sweep"
