@@ -49,7 +49,12 @@ def from_frame(df: Any, names: Sequence[str], *, missing: str = "listwise") -> S
         raise DataError(f"column '{absent[0]}' named in the model is missing from the data"
                         + (f" (also missing: {', '.join(absent[1:])})" if len(absent) > 1 else ""))
     cols = {}
+    sub = df[list(names)]
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in sub.dtypes):
+        cols = dict(zip(names, sub.to_numpy(dtype=float).T, strict=True))
     for v in names:
+        if v in cols:
+            continue
         col = df[v]
         if col.dtype == bool:
             col = col.astype(float)
