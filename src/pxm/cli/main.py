@@ -19,6 +19,9 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="user")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(imports.app, name="import")
+from pxm.cli import feedback as _feedback  # noqa: E402
+
+app.add_typer(_feedback.app, name="feedback")
 from pxm.cli import study as _study  # noqa: E402
 
 app.add_typer(_study.app, name="study")
