@@ -95,5 +95,14 @@ def test_cli_import_and_metrics(committed_db_url: str, key_dir: Path, tmp_path: 
         assert r.exit_code == 2
         r = runner.invoke(app, ["metrics", "topbox", "--format", "json"])
         assert r.exit_code == 0 and json.loads(r.output)["overall"]["measures"] == []
+        r = runner.invoke(app, ["feedback", "instruments", "--format", "json"])
+        assert {i["code"] for i in json.loads(r.output)} == {"pulse", "nps", "inpatient", "cxm"}
+        r = runner.invoke(app, ["feedback", "wave", "--instrument", "nps", "--wave", "w1", "--segment", "[1]"])
+        assert r.exit_code == 2 and "JSON object" in r.output
+        r = runner.invoke(app, ["feedback", "wave", "--instrument", "nps", "--wave", "w1",
+                                "--segment", '{"colour": "red"}'])
+        assert r.exit_code == 2 and "unknown filter 'colour'" in r.output
+        r = runner.invoke(app, ["feedback", "scan", "--format", "json"])
+        assert r.exit_code == 0 and json.loads(r.output)["invitations"] == {}
     finally:
         get_settings.cache_clear()

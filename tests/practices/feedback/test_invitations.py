@@ -100,3 +100,17 @@ def test_wave_to_segment_uses_deidentified_filters(db: Session, actor: Actor,
                                  segment={"age_band": "18-44", "language": ["es"], "conditions": ["diabetes"]},
                                  now=NOW) == {"pending": 1}  # same wave: the same invitation, nothing new
     assert len(db.execute(select(Job).where(Job.kind == "feedback.deliver_invitation")).all()) == 1
+
+
+def test_resolved_case_gets_a_pulse_invitation_once(db: Session, actor: Actor,
+                                                    make_patient: Callable[..., Patient]) -> None:
+    from pxm.practices.resolution import service as desk
+
+    p = make_patient()
+    case = desk.open_case(db, actor, patient_id=p.id, reason="billing", route=False, schedule_sla=False)
+    desk.transition(db, actor, case.id, "resolved", resolution_code="billing_corrected")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    [inv] = inv_service.invite_resolved_cases(db, actor, since=since)
+    assert (inv.instrument.code, inv.case_id, inv.trigger, inv.patient_id) == ("pulse", case.id, "case", p.id)
+    again = inv_service.invite_resolved_cases(db, actor, since=since)
+    assert [i.id for i in again] == [inv.id]  # the same event: the same invitation

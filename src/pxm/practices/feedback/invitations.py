@@ -211,6 +211,23 @@ def invite_discharged(session: Session, actor: Actor, *, since: dt.datetime, unt
     return [invite_for_encounter(session, actor, i, policy) for i in ids]
 
 
+def invite_resolved_cases(session: Session, actor: Actor, *, since: dt.datetime, until: dt.datetime | None = None,
+                          policy: InvitationPolicy | None = None) -> list[Invitation]:
+    """Invite (``pulse``) for every case resolved in [since, until), through the resolution feature's queries."""
+    try:
+        from pxm.practices.resolution import queries
+    except ImportError:  # a deployment without the service desk
+        return []
+    until = until or utcnow()
+    cases = session.execute(queries.case_query(status=["resolved", "closed"])).scalars().all()
+    out = []
+    for case in cases:
+        if case.resolved_at is not None and since <= case.resolved_at < until:
+            out.append(invite_for_case(session, actor, case_id=case.id, patient_id=case.patient_id, policy=policy,
+                                       now=case.resolved_at))
+    return out
+
+
 SEGMENT_KEYS = ("age_band", "sex", "conditions", "language", "facility_id")
 
 

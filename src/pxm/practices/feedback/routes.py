@@ -174,12 +174,13 @@ def create_wave(body: WaveCreate, db: Session = Depends(get_db), settings: Setti
     return {"wave": body.wave, "invitations": counts}
 
 
-@router.post("/feedback/invitations/discharges", status_code=201,
-             summary="Invite every encounter discharged in a period that has no invitation yet")
-def invite_discharges(body: DischargeScan, db: Session = Depends(get_db),
-                      settings: Settings = Depends(get_settings_dep), actor: Actor = SurveysManage) -> dict[str, Any]:
-    rows = invitations.invite_discharged(db, actor, since=body.since, until=body.until,
-                                         policy=invitations.InvitationPolicy.from_settings(settings))
+@router.post("/feedback/invitations/scan", status_code=201,
+             summary="Invite for encounters discharged and cases resolved in a period (each event invites once)")
+def invite_scan(body: DischargeScan, db: Session = Depends(get_db),
+                settings: Settings = Depends(get_settings_dep), actor: Actor = SurveysManage) -> dict[str, Any]:
+    policy = invitations.InvitationPolicy.from_settings(settings)
+    rows = invitations.invite_discharged(db, actor, since=body.since, until=body.until, policy=policy)
+    rows += invitations.invite_resolved_cases(db, actor, since=body.since, until=body.until, policy=policy)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
