@@ -56,7 +56,8 @@ def test_wrong_password_401_with_envelope(client, db):
     assert r.status_code == 401 and r.json()["error"]["message"] == "wrong username or password"
 
 
-def test_lockout_after_max_failures_is_committed(client, db, settings):
+def test_lockout_after_max_failures_is_committed(client, db, app):
+    settings = app.state.settings = app.state.settings.model_copy(update={"login_max_failures": 3})
     user = make_user(db, "agent")
     for _ in range(settings.login_max_failures):
         r = client.post("/api/v1/auth/login", json={"username": user.username, "password": "wrong-password!"})

@@ -49,7 +49,8 @@ def test_login_redirects_back_to_the_page_asked_for_but_never_off_site(client, d
     assert form_login(client, user.username, next_url="//evil.example/x").headers["location"] == "/"
 
 
-def test_wrong_password_shows_error_and_lockout_message(client, db, settings):
+def test_wrong_password_shows_error_and_lockout_message(client, db, app):
+    settings = app.state.settings = app.state.settings.model_copy(update={"login_max_failures": 3})
     user = make_user(db, "agent")
     r = form_login(client, user.username, "not-my-password")
     assert r.status_code == 401 and "Wrong username or password." in r.text
