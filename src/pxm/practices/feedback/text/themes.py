@@ -22,6 +22,7 @@ class Theme:
     label_en: str
     label_es: str
     patterns: tuple[re.Pattern[str], ...]
+    combined: re.Pattern[str]  # all patterns in one alternation (one scan per theme)
 
     def label(self, language: str = "en") -> str:
         return self.label_es if language == "es" else self.label_en
@@ -32,7 +33,8 @@ def catalog() -> dict[str, Theme]:
     raw = json.loads((DATA_DIR / "themes.json").read_text(encoding="utf-8"))["themes"]
     return {
         code: Theme(code, spec["label"]["en"], spec["label"]["es"],
-                    tuple(re.compile(p) for p in spec["patterns"]))
+                    tuple(re.compile(p) for p in spec["patterns"]),
+                    re.compile("|".join(f"(?:{p})" for p in spec["patterns"])))
         for code, spec in raw.items()
     }
 
@@ -45,7 +47,7 @@ def detect(text: str | None) -> list[str]:
     if not text:
         return []
     norm = normalize(text)
-    return [code for code, theme in catalog().items() if any(p.search(norm) for p in theme.patterns)]
+    return [code for code, theme in catalog().items() if theme.combined.search(norm)]
 
 
 def evidence(text: str, code: str) -> list[str]:
