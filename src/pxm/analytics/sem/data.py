@@ -47,7 +47,8 @@ def from_frame(df: Any, names: Sequence[str], *, missing: str = "listwise") -> S
     absent = [v for v in names if v not in df.columns]
     if absent:
         raise DataError(f"column '{absent[0]}' named in the model is missing from the data"
-                        + (f" (also missing: {', '.join(absent[1:])})" if len(absent) > 1 else ""))
+                        + (f" (also missing: {', '.join(absent[1:])})" if len(absent) > 1 else "")
+                        + f"; if '{absent[0]}' is meant as a latent variable, define it with '{absent[0]} =~ ...'")
     cols = {}
     sub = df[list(names)]
     if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in sub.dtypes):

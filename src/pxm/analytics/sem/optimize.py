@@ -60,7 +60,7 @@ def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: in
             return OptResult(theta, f, g, it - 1, True, "converged")
         J, _ = jacobian(ram, mom)
         H = expected_hessian_from(J, mom.sigma)
-        if newton_ok and gmax < 1e-3:
+        if newton_ok and gmax < 1e-2:
             try:
                 Hinv = np.linalg.inv(H)
             except np.linalg.LinAlgError:
