@@ -37,3 +37,13 @@ def effect_count(session: Session, job_id: int) -> int:
     return int(session.execute(
         select(func.count()).where(AuditEvent.action == EFFECT_ACTION, AuditEvent.resource_id == str(job_id))
     ).scalar_one())
+
+
+@handler("test.fail_once")
+def fail_once(session: Session, job: Job) -> dict[str, int]:
+    """Fails its first attempt (after writing, so the write must roll back), succeeds on the second."""
+    record(session, Actor.system("test-worker"), EFFECT_ACTION, "job", job.id)
+    session.flush()
+    if job.attempts == 1:
+        raise RuntimeError("first attempt fails on purpose")
+    return {"attempt": job.attempts}

@@ -155,3 +155,37 @@ def test_dramatiq_worker_killed_mid_job(committed_db_url: str, key_dir: Path, tm
             client.delete(key)
         client.close()
         engine.dispose()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="Dramatiq variant needs Redis: PXM_TEST_REDIS_URL is not set "
+                                          "(CI sets it when Redis answers)")
+def test_dramatiq_retry_is_announced_with_a_delay(committed_db_url: str, key_dir: Path, tmp_path: Path):
+    """A failed job is retried through a delayed message, with no help from the sweep (1 hour away)."""
+    from pxm.platform.jobs.dramatiq_broker import DramatiqJobs
+
+    assert REDIS_URL
+    tag = f"pxm-test-{uuid.uuid4().hex[:10]}"
+    env = _env(committed_db_url, key_dir, PXM_JOBS_MODE="dramatiq", PXM_REDIS_URL=REDIS_URL,
+               PXM_REDIS_NAMESPACE=tag, PXM_JOBS_QUEUE=tag, PXM_JOBS_SWEEP_SECONDS="3600")
+    engine = make_engine(committed_db_url)
+    sf = make_session_factory(engine)
+    producer = DramatiqJobs(Settings(database_url=committed_db_url, key_dir=key_dir, jobs_mode="dramatiq",
+                                     redis_url=REDIS_URL, redis_namespace=tag, jobs_queue=tag))
+    worker = _pxm("worker", "--threads", "1", env=env, tmp=tmp_path)
+    try:
+        with sf() as s, s.begin():
+            job_id = enqueue(s, "test.fail_once").id
+        producer.send([job_id])
+        _wait_for(lambda: _job(sf, job_id).status == "done", worker, "the retried job to be done")
+        job = _job(sf, job_id)
+        assert job.attempts == 2 and job.result == {"attempt": 2}
+        assert _effects(sf, job_id) == 1  # the failed attempt's write was rolled back
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(WAIT) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        for key in producer.broker.client.scan_iter(match=f"{tag}:*"):
+            producer.broker.client.delete(key)
+        producer.broker.close()
+        engine.dispose()
