@@ -23,6 +23,8 @@ def test_post_response_then_metrics(client: Any, db: Session) -> None:
     bad = client.post("/api/v1/responses", json={**body, "external_id": "api-2", "answers": {"NPS": 11}},
                       headers=h)
     assert bad.status_code == 422 and "NPS" in bad.json()["error"]["message"]
+    listed = client.get("/api/v1/responses?instrument=nps", headers=h).json()
+    assert listed["total"] == 1 and listed["items"][0]["has_comment"] and "text_answers" not in listed["items"][0]
     detail = client.get(f"/api/v1/responses/{created['id']}", headers=h).json()
     assert detail["text_answers"] == {"COMMENT": "Dr. Lee explained everything"}
     m = client.get("/api/v1/feedback/metrics/nps?from=2026-03-01&to=2026-03-31&by=channel", headers=h).json()

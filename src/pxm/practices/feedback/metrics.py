@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import BadRequest
@@ -37,8 +37,9 @@ class Filters:
 
 
 def _rows(session: Session, f: Filters) -> list[tuple[Response, Instrument]]:
+    # Free text stays sealed: metrics never load (or decrypt) it.
     q = select(Response, Instrument).join(Instrument, Instrument.id == Response.instrument_id).where(
-        Response.status == "complete")
+        Response.status == "complete").options(defer(Response.comment), defer(Response.text_answers))
     if f.start:
         q = q.where(Response.submitted_at >= f.start)
     if f.end:

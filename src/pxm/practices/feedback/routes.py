@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
@@ -92,12 +92,19 @@ def create_response(body: ResponseCreate, request: Request, db: Session = Depend
 @router.get("/responses", response_model=Page[ResponseRead], summary="Responses, newest first (no free text)")
 def list_responses(instrument: str | None = Query(None, max_length=40), db: Session = Depends(get_db),
                    params: PageParams = Depends(page_params), actor: Actor = ResponsesRead) -> dict[str, Any]:
-    q = select(Response).order_by(Response.submitted_at.desc(), Response.id.desc())
+    q = select(Response).options(defer(Response.comment), defer(Response.text_answers))
     if instrument:
         q = q.join(Instrument, Instrument.id == Response.instrument_id).where(Instrument.code == instrument)
+    q = q.order_by(Response.submitted_at.desc(), Response.id.desc())
     rows, total = paginate(db, q, params)
-    return {"items": [response_read(r) for r in rows], "total": total, "limit": params.limit,
-            "offset": params.offset}
+    with_text = set(db.execute(select(Response.id).where(Response.id.in_([r.id for r in rows]),
+                                                         Response.comment.is_not(None))).scalars())
+    items = []
+    for r in rows:
+        item = ResponseRead.model_validate(r)
+        item.has_comment = r.id in with_text
+        items.append(item)
+    return {"items": items, "total": total, "limit": params.limit, "offset": params.offset}
 
 
 @router.get("/responses/{response_id}", response_model=ResponseDetail,

@@ -2,8 +2,9 @@
 
 ``GET /s/{token}`` shows the survey in the invitation's language (``?lang=`` switches); ``POST`` with
 ``action=save`` keeps a partial response, ``action=submit`` completes it (once). A used, expired or unknown
-link gets a kind page. The token is a capability: it is never logged by PXM (only the request path's
-prefix is), and only its hash is stored.
+link gets a kind page. Only the token's hash is stored; pages send ``Referrer-Policy: no-referrer`` so the
+link does not leak to other sites. (The request log records paths, so it holds tokens of links that were
+opened: treat the access log like the outbox, and note that a token stops working once used or expired.)
 """
 
 from __future__ import annotations
