@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 
@@ -33,7 +34,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
                                "dialect": engine.dialect.name})
     common = {"host": host, "port": port, "log_config": None, "access_log": False, "proxy_headers": True}
     if reload:
-        uvicorn.run("pxm.web.asgi:serving_app", factory=True, reload=True, **common)  # type: ignore[arg-type]
+        import pxm
+
+        uvicorn.run("pxm.web.asgi:serving_app", factory=True, reload=True,  # type: ignore[arg-type]
+                    reload_dirs=[str(Path(pxm.__file__).parent)], **common)
         return
     app = create_app(settings, engine=engine, start_worker=True)
     uvicorn.run(app, **common)  # type: ignore[arg-type]
