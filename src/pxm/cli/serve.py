@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -32,15 +33,16 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     port = port or settings.port
     log.info("serving", extra={"host": host, "port": port, "jobs_mode": settings.jobs_mode,
                                "dialect": engine.dialect.name})
-    common = {"host": host, "port": port, "log_config": None, "access_log": False, "proxy_headers": True}
+    common: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False,
+                              "proxy_headers": True}
     if reload:
         import pxm
 
-        uvicorn.run("pxm.web.asgi:serving_app", factory=True, reload=True,  # type: ignore[arg-type]
+        uvicorn.run("pxm.web.asgi:serving_app", factory=True, reload=True,
                     reload_dirs=[str(Path(pxm.__file__).parent)], **common)
         return
     app = create_app(settings, engine=engine, start_worker=True)
-    uvicorn.run(app, **common)  # type: ignore[arg-type]
+    uvicorn.run(app, **common)
 
 
 def serve_cmd(
