@@ -91,3 +91,29 @@ def test_to_dict_is_json(result):
 def test_latent_correlations(result):
     assert result.latent_correlation("visual", "textual") == pytest.approx(REF["std_all"]["visual~~textual"],
                                                                            abs=TOL)
+
+
+def test_std_all_standard_errors(result):
+    # lavaan standardizedSolution() printout for this model (3 decimals)
+    published = {("visual", "=~", "x1"): 0.055, ("visual", "=~", "x2"): 0.060, ("textual", "=~", "x5"): 0.022,
+                 ("speed", "=~", "x9"): 0.051, ("visual", "~~", "textual"): 0.064,
+                 ("textual", "~~", "speed"): 0.069}
+    for key, se in published.items():
+        assert result.param(*key)["std_all_se"] == pytest.approx(se, abs=5e-4), key
+
+
+def test_complex_step_equals_central_differences(hs39):
+    import numpy as np
+
+    from pxm.analytics.sem.matrices import build_ram
+    from pxm.analytics.sem.partable import build_partable
+    from pxm.analytics.sem.standardized import delta_se, delta_se_complex, derived_function
+    from pxm.analytics.sem.syntax import parse
+
+    r = fit(REF["model"], hs39)
+    pt = build_partable(parse(REF["model"]))
+    ram = build_ram(pt)
+    theta = np.array([r.param(x.lhs, x.op, x.rhs)["est"] for x in pt.free_rows()])
+    vcov = np.array(r.extras["vcov"]["matrix"])
+    fn = derived_function(pt, ram)
+    np.testing.assert_allclose(delta_se_complex(fn, theta, vcov), delta_se(fn, theta, vcov), rtol=1e-6, atol=1e-9)

@@ -31,7 +31,9 @@ from .results import SEMResult
 from .standardized import (
     check_definitions,
     defined_function,
+    defined_of_theta,
     delta_se,
+    delta_se_complex,
     derived_function,
     latent_correlations,
     r_square,
@@ -249,7 +251,9 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
     nrow = len(pt.rows)
     dfn = defined_function(pt)
     def_vals = dfn(vals)
-    derived_se = delta_se(derived_function(pt, ram), theta, vcov)
+    derived_se = delta_se_complex(derived_function(pt, ram), theta, vcov)
+    if pt.definitions:
+        derived_se = np.concatenate([derived_se, delta_se(defined_of_theta(pt, ram), theta, vcov)])
     se_theta = np.sqrt(np.clip(np.diag(vcov), 0, None))
     z975 = float(stats.norm.ppf(0.5 + level / 2))
     boot = None
@@ -263,7 +267,7 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
     is_free = free_idx >= 0
     se_rows = np.where(is_free, se_theta[np.maximum(free_idx, 0)], np.nan)
     z, pv, lo, hi = _wald(vals, se_rows, z975)
-    sa_se = np.where(is_free, derived_se[nrow:2 * nrow], np.nan)
+    sa_se = derived_se[nrow:2 * nrow]  # fixed rows too (a fixed marker loading has a standardized SE)
     sz, spv, slo, shi = _wald(std_all, sa_se, z975)
     params: list[dict[str, Any]] = []
     for k, r in enumerate(pt.rows):

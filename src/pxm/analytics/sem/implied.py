@@ -82,9 +82,12 @@ class BatchMoments:
 
 def moments_batch(ram: RAM, thetas: Array) -> BatchMoments:
     K = thetas.shape[0]
-    A = np.broadcast_to(ram.A0, (K, ram.n, ram.n)).copy()
-    S = np.broadcast_to(ram.S0, (K, ram.n, ram.n)).copy()
-    m = np.broadcast_to(ram.m0, (K, ram.n)).copy()
+    A = np.empty((K, ram.n, ram.n), dtype=thetas.dtype)
+    A[:] = ram.A0
+    S = np.empty((K, ram.n, ram.n), dtype=thetas.dtype)
+    S[:] = ram.S0
+    m = np.empty((K, ram.n), dtype=thetas.dtype)
+    m[:] = ram.m0
     A[:, ram.a_rc[:, 0], ram.a_rc[:, 1]] = thetas[:, ram.a_k]
     S[:, ram.s_rc[:, 0], ram.s_rc[:, 1]] = thetas[:, ram.s_k]
     S[:, ram.s_rc[:, 1], ram.s_rc[:, 0]] = thetas[:, ram.s_k]

@@ -43,9 +43,9 @@ class Standardizer:
     def __call__(self, mom: Moments | BatchMoments, est: Array) -> tuple[Array, Array]:
         dg = np.diagonal(mom.total, axis1=-2, axis2=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.sqrt(np.where(dg > 0, dg, np.nan))
+            sd = np.sqrt(np.where(dg.real > 0, dg, np.nan))
             res = np.diagonal(mom.S, axis1=-2, axis2=-1)
-            rsd = np.sqrt(np.where(res > 0, res, np.nan))
+            rsd = np.sqrt(np.where(res.real > 0, res, np.nan))
             lhs, rhs, op = self.lhs, self.rhs, self.op
             one = np.ones_like(est)
             lat_sd_l = np.where(self.lhs_lat, sd[..., lhs], one)
@@ -165,22 +165,42 @@ def row_values(pt: ParTable, ram: RAM, theta: Array) -> Array:
 
 
 def derived_function(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
-    """theta -> [std_lv of rows, std_all of rows, defined values] (for the delta method and the bootstrap)."""
+    """thetas (K, q), real or complex -> [std_lv of rows, std_all of rows] (K, 2 * rows)."""
+    stdz = Standardizer(pt, ram)
+
+    def fn(thetas: Array) -> Array:
+        mom = moments_batch(ram, np.atleast_2d(thetas))
+        lv, al = stdz(mom, stdz.values(mom))
+        return np.concatenate([lv, al], axis=1)
+
+    return fn
+
+
+def defined_of_theta(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
+    """thetas (K, q) -> defined parameter values (K, n_defined)."""
     stdz = Standardizer(pt, ram)
     dfn = defined_function(pt)
 
     def fn(thetas: Array) -> Array:
-        """thetas: (K, q) -> (K, 2 * rows + n_defined)."""
-        mom = moments_batch(ram, np.atleast_2d(thetas))
-        vals = stdz.values(mom)
-        lv, al = stdz(mom, vals)
-        if pt.definitions:
-            defs = np.array([dfn(v) for v in vals]).reshape(len(vals), -1)
-        else:
-            defs = np.zeros((len(vals), 0))
-        return np.concatenate([lv, al, defs], axis=1)
+        vals = stdz.values(moments_batch(ram, np.atleast_2d(thetas)))
+        return np.array([dfn(v) for v in vals]).reshape(len(vals), -1)
 
     return fn
+
+
+def _se(Jac: Array, vcov: Array) -> Array:
+    V = Jac @ vcov @ Jac.T
+    d = np.diag(V)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.where(d >= 0, d, np.nan))
+
+
+def delta_se_complex(fn: Callable[[Array], Array], theta: Array, vcov: Array) -> Array:
+    """Delta-method standard errors with a complex-step Jacobian (exact to rounding; Squire & Trapp 1998)."""
+    h = 1e-30
+    q = len(theta)
+    out = fn(theta[None, :] + 1j * h * np.eye(q))
+    return _se((out.imag / h).T, vcov)
 
 
 def delta_se(fn: Callable[[Array], Array], theta: Array, vcov: Array) -> Array:
@@ -189,7 +209,4 @@ def delta_se(fn: Callable[[Array], Array], theta: Array, vcov: Array) -> Array:
     h = 1e-6 * np.maximum(1.0, np.abs(theta))
     E = np.diag(h)
     out = fn(np.vstack([theta + E, theta - E]))
-    Jac = ((out[:q] - out[q:]) / (2 * h)[:, None]).T
-    V = Jac @ vcov @ Jac.T
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(np.where(np.diag(V) >= 0, np.diag(V), np.nan))
+    return _se(((out[:q] - out[q:]) / (2 * h)[:, None]).T, vcov)
