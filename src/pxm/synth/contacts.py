@@ -17,7 +17,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from pxm.platform.people.models import Patient
 from pxm.practices.resolution import sla
@@ -178,6 +178,8 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
     org: OrgRefs = ctx.state["org"]
     db = ctx.db
     after = int(ctx.state.get("patients_after_id", 0))
+    # later steps (feedback) take the cases of this run only: those with an id above this
+    ctx.state["cases_after_id"] = int(db.execute(select(func.coalesce(func.max(Case.id), 0))).scalar_one())
     patient_ids = [int(i) for (i,) in db.execute(select(Patient.id).where(Patient.id > after))]
     if not patient_ids or not org.agents:
         return {"cases": 0, "contacts": 0}
