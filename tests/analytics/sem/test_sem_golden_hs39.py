@@ -102,18 +102,26 @@ def test_std_all_standard_errors(result):
         assert result.param(*key)["std_all_se"] == pytest.approx(se, abs=5e-4), key
 
 
-def test_complex_step_equals_central_differences(hs39):
+@pytest.mark.parametrize("model", [
+    REF["model"],
+    "visual =~ x1 + a*x2 + a*x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\n"
+    "textual ~ visual\nspeed ~ textual + visual\nx1 ~~ x4",
+])
+def test_analytic_std_jacobian_equals_central_differences(hs39, model):
     import numpy as np
 
+    from pxm.analytics.sem.implied import moments
     from pxm.analytics.sem.matrices import build_ram
     from pxm.analytics.sem.partable import build_partable
-    from pxm.analytics.sem.standardized import delta_se, delta_se_complex, derived_function
+    from pxm.analytics.sem.standardized import delta_se, delta_se_complex, delta_se_std, derived_function
     from pxm.analytics.sem.syntax import parse
 
-    r = fit(REF["model"], hs39)
-    pt = build_partable(parse(REF["model"]))
+    r = fit(model, hs39)
+    pt = build_partable(parse(model))
     ram = build_ram(pt)
     theta = np.array([r.param(x.lhs, x.op, x.rhs)["est"] for x in pt.free_rows()])
     vcov = np.array(r.extras["vcov"]["matrix"])
     fn = derived_function(pt, ram)
-    np.testing.assert_allclose(delta_se_complex(fn, theta, vcov), delta_se(fn, theta, vcov), rtol=1e-6, atol=1e-9)
+    central = delta_se(fn, theta, vcov)
+    np.testing.assert_allclose(delta_se_complex(fn, theta, vcov), central, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(delta_se_std(pt, ram, moments(ram, theta), vcov), central, rtol=1e-6, atol=1e-9)

@@ -33,8 +33,7 @@ from .standardized import (
     defined_function,
     defined_of_theta,
     delta_se,
-    delta_se_complex,
-    derived_function,
+    delta_se_std,
     latent_correlations,
     r_square,
     row_values,
@@ -251,7 +250,7 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
     nrow = len(pt.rows)
     dfn = defined_function(pt)
     def_vals = dfn(vals)
-    derived_se = delta_se_complex(derived_function(pt, ram), theta, vcov)
+    derived_se = delta_se_std(pt, ram, mom, vcov)
     if pt.definitions:
         derived_se = np.concatenate([derived_se, delta_se(defined_of_theta(pt, ram), theta, vcov)])
     se_theta = np.sqrt(np.clip(np.diag(vcov), 0, None))

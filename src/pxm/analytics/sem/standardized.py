@@ -42,9 +42,14 @@ class Standardizer:
 
     def __call__(self, mom: Moments | BatchMoments, est: Array) -> tuple[Array, Array]:
         dg = np.diagonal(mom.total, axis1=-2, axis2=-1)
+        res = np.diagonal(mom.S, axis1=-2, axis2=-1)
+        return self.parts(est, dg, res)
+
+    def parts(self, est: Array, dg: Array, res: Array) -> tuple[Array, Array]:
+        """std_lv, std_all from row values, total variances and (residual) variances; works elementwise on
+        leading batch axes and on complex input (complex-step derivatives)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             sd = np.sqrt(np.where(dg.real > 0, dg, np.nan))
-            res = np.diagonal(mom.S, axis1=-2, axis2=-1)
             rsd = np.sqrt(np.where(res.real > 0, res, np.nan))
             lhs, rhs, op = self.lhs, self.rhs, self.op
             one = np.ones_like(est)
@@ -201,6 +206,39 @@ def delta_se_complex(fn: Callable[[Array], Array], theta: Array, vcov: Array) ->
     q = len(theta)
     out = fn(theta[None, :] + 1j * h * np.eye(q))
     return _se((out.imag / h).T, vcov)
+
+
+def std_jacobian(pt: ParTable, ram: RAM, mom: Moments, stdz: Standardizer | None = None) -> Array:
+    """d[std_lv, std_all]/dtheta (2 * rows x q): analytic derivatives of the row values and of the implied
+    variances (d diag(B S B') = 2 B[:, r] T[c, :] for a path, 2 B[:, r] B[:, c] for a covariance), pushed
+    through the elementwise standardization by a complex step."""
+    stdz = stdz or Standardizer(pt, ram)
+    q, n = ram.q, ram.n
+    B, T = mom.B, mom.total
+    Jdg = np.zeros((q, n))
+    Jres = np.zeros((q, n))
+    if len(ram.a_k):
+        r, c = ram.a_rc[:, 0], ram.a_rc[:, 1]
+        np.add.at(Jdg, ram.a_k, 2.0 * B[:, r].T * T[c, :])
+    if len(ram.s_k):
+        r, c = ram.s_rc[:, 0], ram.s_rc[:, 1]
+        contrib = np.where((r == c)[:, None], 1.0, 2.0) * B[:, r].T * B[:, c].T
+        np.add.at(Jdg, ram.s_k, contrib)
+        d = r == c
+        np.add.at(Jres, (ram.s_k[d], r[d]), 1.0)
+    free = np.array([row.free for row in pt.rows])
+    Jest = np.zeros((q, len(pt.rows)))
+    rows = np.flatnonzero(free > 0)
+    Jest[free[rows] - 1, rows] = 1.0
+    est = stdz.values(mom)
+    h = 1e-30
+    lv, al = stdz.parts(est[None, :] + 1j * h * Jest, np.diag(T)[None, :] + 1j * h * Jdg,
+                        np.diag(mom.S)[None, :] + 1j * h * Jres)
+    return np.concatenate([lv.imag, al.imag], axis=1).T / h
+
+
+def delta_se_std(pt: ParTable, ram: RAM, mom: Moments, vcov: Array) -> Array:
+    return _se(std_jacobian(pt, ram, mom), vcov)
 
 
 def delta_se(fn: Callable[[Array], Array], theta: Array, vcov: Array) -> Array:
