@@ -66,25 +66,26 @@ def reliability(pt: ParTable, ram: RAM, total: Array, S_res: Array, S_sample: Ar
     fl = np.full((m, m), np.nan)
     ht = np.full((m, m), np.nan)
     ht2 = np.full((m, m), np.nan)
+    mono: dict[str, float] = {}
+    mono_geo: dict[str, float] = {}
+    for f in names:
+        Rf = R[np.ix_(sets[f], sets[f])]
+        mono[f] = _mean_offdiag(Rf)
+        r_, c_ = np.triu_indices(len(sets[f]), 1)
+        mono_geo[f] = _geo(Rf[r_, c_])
     for a, fa in enumerate(names):
         fl[a, a] = factors[fa]["sqrt_ave"]
         ht[a, a] = ht2[a, a] = 1.0
-        for b, fb in enumerate(names):
-            if a == b:
-                continue
-            fl[a, b] = latent_corr[lat_index[fa], lat_index[fb]]
-            Ia, Ib = sets[fa], sets[fb]
-            hetero = R[np.ix_(Ia, Ib)].ravel()
-            Ra, Rb = R[np.ix_(Ia, Ia)], R[np.ix_(Ib, Ib)]
-            ma, mb = _mean_offdiag(Ra), _mean_offdiag(Rb)
+        for b in range(a + 1, m):
+            fb = names[b]
+            fl[a, b] = fl[b, a] = latent_corr[lat_index[fa], lat_index[fb]]
+            hetero = R[np.ix_(sets[fa], sets[fb])].ravel()
+            ma, mb = mono[fa], mono[fb]
             if ma > 0 and mb > 0:
-                ht[a, b] = hetero.mean() / math.sqrt(ma * mb)
-            ra, ca = np.triu_indices(len(Ia), 1)
-            rb, cb = np.triu_indices(len(Ib), 1)
-            ga, gb = _geo(Ra[ra, ca]), _geo(Rb[rb, cb])
-            gh = _geo(hetero)
+                ht[a, b] = ht[b, a] = hetero.mean() / math.sqrt(ma * mb)
+            ga, gb, gh = mono_geo[fa], mono_geo[fb], _geo(hetero)
             if np.isfinite(ga) and np.isfinite(gb) and np.isfinite(gh):
-                ht2[a, b] = gh / math.sqrt(ga * gb)
+                ht2[a, b] = ht2[b, a] = gh / math.sqrt(ga * gb)
     return {
         "factors": factors,
         "fornell_larcker": {"names": names, "matrix": fl.tolist(),
