@@ -108,11 +108,12 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=5000, help="patients for the ORM peer and PXM side by side")
     ap.add_argument("--postgres", default=os.environ.get("PXM_BENCH_POSTGRES_URL"),
                     help="PostgreSQL URL to repeat the runs on (its public schema is dropped and rebuilt)")
+    ap.add_argument("--no-sqlite", action="store_true", help="run on PostgreSQL only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pxm-bench-"))
     configure_keyring(tmp / "phi.key")
-    backends = [("sqlite", lambda name: f"sqlite:///{tmp / name}.db")]
+    backends = [] if args.no_sqlite else [("sqlite", lambda name: f"sqlite:///{tmp / name}.db")]
     if args.postgres:
         try:
             make_engine(args.postgres).connect().close()

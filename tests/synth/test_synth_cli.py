@@ -68,11 +68,15 @@ def test_demo_then_audit_verify(env, key_dir):
     assert verify["intact"] is True and verify["events"] == events and verify["problem"] is None
 
 
-def test_synth_command_reports_counts_and_refuses_bad_input(env):
+def test_synth_command_reports_counts_as_json(env):
     out = _json(["synth", "--patients", "150", "--seed", "3", "--format", "json"])
     assert out["counts"]["patients"] == 150 and out["counts"]["encounters"] > 150
     assert out["rows_per_second"] > 0 and out["seed"] == 3
+    assert [s["name"] for s in out["steps"]][:3] == ["org", "patients", "encounters"]
+
+
+def test_synth_command_prints_a_table_and_refuses_bad_input(env):
     text = runner.invoke(app, ["synth", "--patients", "20"])
-    assert text.exit_code == 0 and "rows/second" in text.stdout
+    assert text.exit_code == 0 and "rows/second" in text.stdout and "20 patients" in text.stdout
     bad = runner.invoke(app, ["synth", "--patients", "-5"])
     assert bad.exit_code == 2

@@ -6,10 +6,11 @@ The ORM's ``Sealed`` type seals on bind; bulk loaders seal themselves (``keyring
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import LargeBinary, TableClause, column, insert, table
+from sqlalchemy import JSON, LargeBinary, TableClause, column, insert, table
 from sqlalchemy.orm import Session
 
 from pxm.platform.people.crypto import Sealed
@@ -48,4 +49,28 @@ def insert_rows(session: Session, target: Any, rows: list[dict[str, Any]]) -> in
     """Core executemany of ``rows`` into ``target`` (a table or this module's raw tables); returns the count."""
     if rows:
         session.connection().execute(insert(target), rows)
+    return len(rows)
+
+
+def copy_rows(session: Session, target: TableClause, rows: list[dict[str, Any]]) -> int:
+    """Like ``insert_rows``, but PostgreSQL gets ``COPY ... FROM STDIN`` (several times faster than executemany).
+
+    COPY skips SQLAlchemy's type processing, so values must already be what the column stores: bytes for
+    sealed columns, aware UTC datetimes, plain Python lists/dicts for JSON (serialised here). Use it for
+    tables whose columns are that simple (patients, encounters); otherwise use ``insert_rows``.
+    """
+    if not rows:
+        return 0
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return insert_rows(session, target, rows)
+    names = list(rows[0])
+    json_cols = {c.name for c in target.columns if isinstance(c.type, JSON)}
+    encode = [(json.dumps if name in json_cols else None) for name in names]
+    cols = ", ".join(f'"{n}"' for n in names)
+    dbapi = conn.connection.driver_connection
+    with dbapi.cursor() as cur, cur.copy(f'COPY "{target.name}" ({cols}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([v if f is None or v is None else f(v)
+                            for v, f in zip((row[n] for n in names), encode, strict=True)])
     return len(rows)

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import select
 
 from pxm.platform.people.models import Patient
-from pxm.synth.bulk import ENCOUNTERS, insert_rows, tune_for_bulk
+from pxm.synth.bulk import ENCOUNTERS, copy_rows, tune_for_bulk
 from pxm.synth.org import OrgRefs
 from pxm.synth.registry import SynthContext, register_step
 
@@ -143,7 +143,7 @@ def load_encounters(ctx: SynthContext) -> dict[str, int]:
                            .limit(ctx.chunk_size)).all()
         if not batch:
             break
-        total += insert_rows(db, ENCOUNTERS, generate_chunk(ctx.rng(f"encounters:{chunk}"), batch, start, org,
+        total += copy_rows(db, ENCOUNTERS, generate_chunk(ctx.rng(f"encounters:{chunk}"), batch, start, org,
                                                             weights))
         after = batch[-1].id
         done += len(batch)

@@ -18,7 +18,7 @@ from pxm.platform.db.base import utcnow
 from pxm.platform.people.crypto import keyring
 from pxm.platform.people.models import Patient
 from pxm.platform.people.service import EMAIL_PURPOSE, MRN_PURPOSE, RESTRICTED_ZIP3, TOP_CODED_AGE
-from pxm.synth.bulk import PATIENTS, insert_rows, sealed_context, tune_for_bulk
+from pxm.synth.bulk import PATIENTS, copy_rows, sealed_context, tune_for_bulk
 from pxm.synth.names import (
     EMAIL_DOMAINS,
     EN_FAMILY,
@@ -172,7 +172,7 @@ def load_patients(ctx: SynthContext) -> dict[str, int]:
     while done < ctx.patients:
         n = min(ctx.chunk_size, ctx.patients - done)
         rows = generate_chunk(ctx.rng(f"patients:{chunk}"), n, start + done, ctx.as_of, org)
-        done += insert_rows(db, PATIENTS, rows)
+        done += copy_rows(db, PATIENTS, rows)
         chunk += 1
         ctx.progress("patients", done, ctx.patients)
     return {"patients": done}
