@@ -94,3 +94,16 @@ def test_business_hours_skip_nights_weekends_and_holidays() -> None:
     fri_evening = dt.datetime(2025, 3, 7, 23, 30, tzinfo=dt.UTC)  # 18:30 local, closed
     # Monday is a holiday: 60 minutes run Tuesday 08:00-09:00 local (EDT from 9 March: UTC-4)
     assert h.add(fri_evening, 60) == dt.datetime(2025, 3, 11, 13, 0, tzinfo=dt.UTC)
+
+
+def test_priority_change_moves_the_targets(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p = make_patient()
+    case = service.open_case(db, actor, patient_id=p.id, reason="billing", route=False,
+                             opened_at=dt.datetime(2025, 3, 3, 14, 0, tzinfo=dt.UTC))
+    before = case.resolution_due_at
+    service.update_case(db, actor, case.id, priority="urgent")
+    # urgent: 30 min / 4 h around the clock (seeded policy)
+    assert case.first_response_due_at == dt.datetime(2025, 3, 3, 14, 30, tzinfo=dt.UTC)
+    assert case.resolution_due_at == dt.datetime(2025, 3, 3, 18, 0, tzinfo=dt.UTC) < before
+    runs = sorted(j.run_after for j in _sla_jobs(db, case.id) if j.payload["target"] == "resolution")
+    assert runs == [case.resolution_due_at, before]

@@ -55,6 +55,12 @@ _NEXT: dict[str, frozenset[str]] = {
 }
 
 
+def next_statuses(status: str) -> list[str]:
+    """The statuses a case in ``status`` may move to, in lifecycle order."""
+    allowed = _NEXT.get(CaseStatus(status), frozenset()) - {status}
+    return [s.value for s in CaseStatus if s.value in allowed]
+
+
 def reason_codes(session: Session) -> list[str]:
     rows = session.execute(
         select(ContactReason.code).where(ContactReason.active.is_(True)).order_by(ContactReason.sort_order)
@@ -246,6 +252,16 @@ def update_case(session: Session, actor: Actor, case_id: int, *, priority: str |
         _check_choice(priority, Priority, "priority")
         changed["priority"] = [case.priority, priority]
         case.priority = priority
+        # targets follow the priority: recompute the unmet ones from when the case (or its cycle) started
+        first_due, resolution_due = sla.due_times(session, case, case.opened_at)
+        targets: list[str] = []
+        if case.first_response_at is None and not case.first_response_breached:
+            case.first_response_due_at = first_due
+            targets.append("first_response")
+        if case.status not in DONE_STATUSES and not case.resolution_breached and case.reopened_count == 0:
+            case.resolution_due_at = resolution_due
+            targets.append("resolution")
+        sla.schedule_checks(session, case, targets=tuple(targets), moved=True)
     if summary is not None and summary != case.summary:
         changed["summary"] = "changed"
         case.summary = summary

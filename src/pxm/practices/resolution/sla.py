@@ -97,11 +97,16 @@ def due_times(session: Session, case: Case, start: dt.datetime) -> tuple[dt.date
     return hours.add(start, policy.first_response_minutes), hours.add(start, policy.resolution_minutes)
 
 
-def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = TARGETS) -> None:
-    """Enqueue one ``sla.check`` job per target, due when the target is. One job per case, target and cycle."""
+def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = TARGETS,
+                    moved: bool = False) -> None:
+    """Enqueue one ``sla.check`` job per target, due when the target is. One job per case, target and cycle;
+    ``moved`` (the due times were recomputed, e.g. after a priority change) adds a check at the new time."""
     for target in targets:
         due = case.first_response_due_at if target == "first_response" else case.resolution_due_at
         if due is None:
             continue
+        key = f"sla:{case.id}:{target}:{case.reopened_count}"
+        if moved:
+            key += f":{due.isoformat()}"
         jobs.enqueue(session, SLA_JOB, {"case_id": case.id, "target": target, "cycle": case.reopened_count},
-                     dedupe_key=f"sla:{case.id}:{target}:{case.reopened_count}", run_after=due)
+                     dedupe_key=key, run_after=due)

@@ -29,7 +29,7 @@ from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff
 from pxm.practices.resolution import fcr, queries, service
-from pxm.practices.resolution.models import CaseStatus, Channel, Direction
+from pxm.practices.resolution.models import Channel, Direction
 from pxm.web.pages import flash, render
 
 router = APIRouter(prefix="/practices/resolution", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -84,7 +84,7 @@ def case_page(case_id: int, request: Request, db: Session = Depends(get_db),
         "encounters": encounters, "feedback": feedback,
         "previous_cases": [c for c in previous_cases if c.id != case.id],
         "previous_contacts": [c for c in previous_contacts if c.case_id != case.id],
-        "staff": _staff_names(db), "me": me, "statuses": [s.value for s in CaseStatus],
+        "staff": _staff_names(db), "me": me, "statuses": service.next_statuses(case.status),
         "resolution_codes": service.RESOLUTION_CODES, "channels": [c.value for c in Channel],
         "directions": [d.value for d in Direction], "reasons": service.reason_codes(db),
         "can_write": actor.can(Permission.cases_write), "can_log": actor.can(Permission.contacts_write)})
