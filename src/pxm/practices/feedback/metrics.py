@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import BadRequest
@@ -36,22 +36,38 @@ class Filters:
     department_id: int | None = None
 
 
-def _rows(session: Session, f: Filters) -> list[tuple[Response, Instrument]]:
-    # Free text stays sealed: metrics never load (or decrypt) it.
-    q = select(Response, Instrument).join(Instrument, Instrument.id == Response.instrument_id).where(
-        Response.status == "complete").options(defer(Response.comment), defer(Response.text_answers))
+@dataclass(frozen=True)
+class _Inst:
+    """An instrument version with its items indexed (parsed once per query, not once per response)."""
+
+    id: int
+    code: str
+    definition: dict[str, Any]
+    items: dict[str, dict[str, Any]]
+
+
+_COLUMNS = (Response.id, Response.instrument_id, Response.answers, Response.submitted_at, Response.patient_id,
+            Response.department_id, Response.provider_id, Response.channel, Response.language, Response.case_id)
+
+
+def _rows(session: Session, f: Filters) -> list[tuple[Any, _Inst]]:
+    """Complete responses in the filter as light rows (free text is never loaded), with their instrument."""
+    insts = {i.id: _Inst(i.id, i.code, i.definition, items_by_code(i.definition))
+             for i in session.execute(select(Instrument)).scalars()}
+    q = select(*_COLUMNS).where(Response.status == "complete")
     if f.start:
         q = q.where(Response.submitted_at >= f.start)
     if f.end:
         q = q.where(Response.submitted_at < f.end)
     if f.instrument:
-        q = q.where(Instrument.code == f.instrument)
+        q = q.where(Response.instrument_id.in_([i.id for i in insts.values() if i.code == f.instrument]))
     if f.department_id:
         q = q.where(Response.department_id == f.department_id)
-    return [(r, i) for r, i in session.execute(q.order_by(Response.submitted_at)).all()]
+    rows = session.connection().execute(q.order_by(Response.submitted_at))  # Core: no ORM row overhead
+    return [(r, insts[r.instrument_id]) for r in rows]
 
 
-def _grouper(session: Session, by: str | None) -> Callable[[Response, Instrument], str]:
+def _grouper(session: Session, by: str | None) -> Callable[[Any, _Inst], str]:
     if by is None:
         return lambda r, i: "all"
     if by not in GROUPS:
@@ -73,7 +89,7 @@ def _grouper(session: Session, by: str | None) -> Callable[[Response, Instrument
     years = dict(session.execute(select(Patient.id, Patient.birth_year)).all())
     this_year = utcnow().year
 
-    def band(r: Response, i: Instrument) -> str:
+    def band(r: Any, i: _Inst) -> str:
         by_ = years.get(r.patient_id) if r.patient_id else None
         if by_ is None:
             return "(unknown)"
@@ -83,17 +99,17 @@ def _grouper(session: Session, by: str | None) -> Callable[[Response, Instrument
     return band
 
 
-def _answers_of_type(resp: Response, inst: Instrument, kinds: Iterable[str]) -> list[int]:
-    items = items_by_code(inst.definition)
+def _answers_of_type(resp: Any, inst: _Inst, kinds: Iterable[str]) -> list[int]:
+    items = inst.items
     return [int(v) for code, v in (resp.answers or {}).items()
             if code in items and items[code]["type"] in kinds and isinstance(v, int)]
 
 
 def _grouped(session: Session, f: Filters, by: str | None,
-             compute: Callable[[list[tuple[Response, Instrument]]], dict[str, Any]]) -> dict[str, Any]:
+             compute: Callable[[list[tuple[Any, _Inst]]], dict[str, Any]]) -> dict[str, Any]:
     rows = _rows(session, f)
     key = _grouper(session, by)
-    groups: dict[str, list[tuple[Response, Instrument]]] = defaultdict(list)
+    groups: dict[str, list[tuple[Any, _Inst]]] = defaultdict(list)
     for r, i in rows:
         groups[key(r, i)].append((r, i))
     out: dict[str, Any] = {"filters": _filters_dict(f), "by": by, "overall": compute(rows)}
@@ -109,14 +125,14 @@ def _filters_dict(f: Filters) -> dict[str, Any]:
 
 def nps_metric(session: Session, f: Filters = Filters(), by: str | None = None) -> dict[str, Any]:
     """NPS over every 0-10 likelihood-to-recommend item (type ``nps``)."""
-    def compute(rows: list[tuple[Response, Instrument]]) -> dict[str, Any]:
+    def compute(rows: list[tuple[Any, _Inst]]) -> dict[str, Any]:
         return stats.nps(v for r, i in rows for v in _answers_of_type(r, i, ("nps",))).to_dict()
     return _grouped(session, f, by, compute)
 
 
 def csat_metric(session: Session, f: Filters = Filters(), by: str | None = None) -> dict[str, Any]:
     """CSAT: % of 4-5 answers on 1-5 satisfaction items (type ``csat``); with the mean and CES alongside."""
-    def compute(rows: list[tuple[Response, Instrument]]) -> dict[str, Any]:
+    def compute(rows: list[tuple[Any, _Inst]]) -> dict[str, Any]:
         scores = [v for r, i in rows for v in _answers_of_type(r, i, ("csat",))]
         ces = [float(v) for r, i in rows for v in _answers_of_type(r, i, ("ces",))]
         return {**stats.csat(scores).to_dict(), "mean": stats.mean([float(s) for s in scores]).mean,
@@ -133,7 +149,7 @@ def topbox_metric(session: Session, f: Filters = Filters(), by: str | None = Non
     """
     f = Filters(f.start, f.end, f.instrument or "inpatient", f.department_id)
 
-    def compute(rows: list[tuple[Response, Instrument]]) -> dict[str, Any]:
+    def compute(rows: list[tuple[Any, _Inst]]) -> dict[str, Any]:
         tops: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # top, bottom, n
         linear: dict[str, list[float]] = defaultdict(list)
         names: dict[str, str] = {}
@@ -141,7 +157,7 @@ def topbox_metric(session: Session, f: Filters = Filters(), by: str | None = Non
             d = inst.definition
             for m in d.get("measures", []):
                 names.setdefault(m["code"], text(m["name"], "en"))
-            items = items_by_code(d)
+            items = inst.items
             for code, v in (r.answers or {}).items():
                 item = items.get(code)
                 if item is None or not item.get("measure"):
@@ -211,7 +227,7 @@ def survey_fcr(session: Session, f: Filters = Filters(), by: str | None = None) 
     return out
 
 
-def _case_grouper(session: Session, by: str) -> Callable[[Response, Instrument], str]:
+def _case_grouper(session: Session, by: str) -> Callable[[Any, _Inst], str]:
     try:
         resolution = importlib.import_module("pxm.practices.resolution.service")
     except ModuleNotFoundError:
@@ -219,7 +235,7 @@ def _case_grouper(session: Session, by: str) -> Callable[[Response, Instrument],
     staff = dict(session.execute(select(Staff.id, Staff.display_name)).all())
     cache: dict[int, Any] = {}
 
-    def key(r: Response, i: Instrument) -> str:
+    def key(r: Any, i: _Inst) -> str:
         if by == "channel" and r.case_id is None:
             return r.channel or "(none)"
         if r.case_id is None or resolution is None:
