@@ -83,6 +83,8 @@ def test_fcr_dashboard_drills_down_to_repeat_contacts(client, db, actor, make_pa
     db.commit()
     page = client.get("/practices/resolution/fcr", params={"by": "agent", "from": "2025-03-03", "to": "2025-03-03"})
     assert page.status_code == 200 and "ann-page" in page.text and 'id="fcr-rate">0.0%' in page.text
+    # the contact-centre table: ann's one 5-minute call
+    assert re.search(r'<th scope="row">ann-page</th><td class="num">1</td>\s*<td class="num">5.0</td>', page.text)
     link = re.search(r'href="(/practices/resolution/fcr/repeats\?by=agent&amp;key=ann-page[^"]*)"', page.text)
     assert link is not None
     drill = client.get(link.group(1).replace("&amp;", "&"))

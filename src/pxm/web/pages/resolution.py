@@ -28,7 +28,7 @@ from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff
-from pxm.practices.resolution import fcr, queries, service
+from pxm.practices.resolution import fcr, metrics, queries, service
 from pxm.practices.resolution.models import Channel, Direction
 from pxm.web.pages import flash, render
 
@@ -152,8 +152,10 @@ def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATT
     d0, d1, error = _dates(start, end)
     report = fcr.fcr_report(db, window_days=window_days, as_of=utcnow(), start=d0, end=d1, by=by,
                             tz=settings.timezone)
+    ops = metrics.contacts_report(db, as_of=utcnow(), start=d0, end=d1, by=by, window_days=window_days,
+                                  tz=settings.timezone)
     return render(request, "resolution/fcr.html", {
-        "page_title": "First contact resolution", "report": report, "by": by, "groupings": fcr.GROUPINGS,
+        "page_title": "First contact resolution", "report": report, "ops": ops, "by": by, "groupings": fcr.GROUPINGS,
         "start": start or "", "end": end or "", "window_days": window_days, "error": error})
 
 
