@@ -1,5 +1,6 @@
 """Every table of PXM, imported for Alembic autogenerate. Add each feature's models module here."""
 
+from pxm.analytics.study import models as study_models  # noqa: F401
 from pxm.operations.routing import models as routing_models
 from pxm.platform.audit import models as audit_models
 from pxm.platform.auth import models as auth_models
