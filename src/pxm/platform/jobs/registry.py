@@ -14,6 +14,7 @@ TASK_MODULES: list[str] = [
     "pxm.practices.feedback.tasks",
     "pxm.practices.feedback.text.tasks",
     "pxm.operations.routing.tasks",
+    "pxm.analytics.study.tasks",
 ]
 
 
