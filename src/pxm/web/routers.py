@@ -68,3 +68,8 @@ def include_all(app: FastAPI) -> None:
     for r in (complaints_routes.router, loop_routes.router, reviews_routes.router, feedback_text_routes.router,
               feedback_text_pages.router):
         app.include_router(r)
+    from pxm.analytics.study import routes as study_routes
+    from pxm.web.pages import study as study_pages
+
+    app.include_router(study_routes.router)
+    app.include_router(study_pages.router)
