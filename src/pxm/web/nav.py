@@ -53,7 +53,7 @@ NAV: tuple[NavSection, ...] = (
         NavItem("Staffing", "/operations/staffing", Permission.staffing_read, ready=True),
     )),
     NavSection("Analytics", (
-        NavItem("CXM impact study", "/analytics/study", Permission.studies_read),
+        NavItem("CXM impact study", "/analytics/study", Permission.studies_read, ready=True),
         NavItem("KPIs & benchmarks", "/analytics/kpi", Permission.metrics_read),
     )),
     NavSection("Admin", (
