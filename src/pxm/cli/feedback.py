@@ -92,5 +92,5 @@ def instruments_cmd(fmt: OutputFormat = FormatOption) -> None:
         return
     t = Table("id", "code", "version", "title", "active")
     for d in data:
-        t.add_row(str(d["id"]), d["code"], d["version"], d["title"], "yes" if d["active"] else "no")
+        t.add_row(str(d["id"]), str(d["code"]), str(d["version"]), str(d["title"]), "yes" if d["active"] else "no")
     console.print(t)
