@@ -121,3 +121,22 @@ def test_fiml_beats_listwise_under_mcar(hs39):
         err_fiml.append(np.mean(np.abs(np.array([fi.param(*k)["est"] for k in keys]) - truth)))
         err_lw.append(np.mean(np.abs(np.array([lw.param(*k)["est"] for k in keys]) - truth)))
     assert np.mean(err_fiml) < np.mean(err_lw)
+
+
+def test_mlr_with_fiml_equals_mlr_without_missing_and_runs_with_missing(hs39):
+    a = fit(REF["model"], hs39, estimator="MLR")
+    b = fit(REF["model"], hs39, estimator="MLR", missing="fiml")
+    assert b.fit["chisq_scaling_factor"] == pytest.approx(a.fit["chisq_scaling_factor"], abs=1e-6)
+    assert b.fit["baseline_chisq_scaling_factor"] == pytest.approx(a.fit["baseline_chisq_scaling_factor"], abs=1e-6)
+    assert b.fit["cfi_robust"] == pytest.approx(a.fit["cfi_robust"], abs=1e-6)
+    for row in a.parameters:
+        if row["free"]:
+            assert b.param(row["lhs"], row["op"], row["rhs"])["se"] == pytest.approx(row["se"], abs=1e-6)
+    rng = np.random.default_rng(5)
+    dm = hs39.copy()
+    cols = [f"x{i}" for i in range(1, 10)]
+    dm[cols] = dm[cols].mask(rng.random((len(dm), 9)) < 0.1)
+    r = fit(REF["model"], dm, estimator="MLR", missing="fiml")
+    assert r.converged and np.isfinite(r.fit["chisq_scaled"]) and r.fit["chisq_scaling_factor"] > 0
+    ml = fit(REF["model"], dm, missing="fiml")
+    assert r.param("visual", "=~", "x2")["est"] == pytest.approx(ml.param("visual", "=~", "x2")["est"], abs=1e-9)

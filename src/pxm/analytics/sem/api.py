@@ -118,8 +118,8 @@ def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "
                                      sample.mean, None)
     else:
         raise SEMError("give data (a DataFrame) or cov and n_obs")
-    if estimator == "MLR" and (sample.X is None or fiml):
-        raise SEMError("estimator='MLR' needs raw data and missing='listwise'")
+    if estimator == "MLR" and sample.X is None:
+        raise SEMError("estimator='MLR' needs raw data, not a covariance matrix")
     S = sample.cov
     ram = build_ram(pt, exo_cov=S, exo_mean=sample.mean)
     ntot = _n_stats(pt, fiml)
@@ -139,7 +139,7 @@ def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "
         from .fiml import fit_fiml
 
         assert sample.X is not None
-        opt, vcov, fitm = fit_fiml(pt, ram, sample, theta0, df)
+        opt, vcov, fitm = fit_fiml(pt, ram, sample, theta0, df, robust=estimator == "MLR")
     else:
         opt = fit_ml(ram, S, theta0)
         if not opt.converged:

@@ -126,18 +126,16 @@ def _objective(ram: RAM, theta: Array, pats: list[Pattern], n: int) -> tuple[flo
     return total / n, g / n
 
 
-def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int) -> tuple[OptResult, Array,
-                                                                                    dict[str, Any]]:
+def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
+             robust: bool = False) -> tuple[OptResult, Array, dict[str, Any]]:
     assert sample.X is not None
     X = sample.X
     n = X.shape[0]
     pats = patterns(X)
     # start: ML on the EM covariance, intercepts at the EM means
-    cov_rows = np.setdiff1d(np.arange(ram.q), ram.m_k)
     start = fit_ml(ram, sample.cov, theta0, tol=1e-8)
     theta = start.theta if start.converged else theta0
     theta[ram.m_k] = sample.mean[ram.m_r]
-    del cov_rows
 
     def fun(t: Array) -> tuple[float, Array]:
         return _objective(ram, t, pats, n)
@@ -183,4 +181,10 @@ def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int) -> 
     mom = moments(ram, theta)
     fitm = ml_fit_measures(T=T, df=df, Tb=Tb, dfb=dfb, n=n, npar=ram.q, logl=logl, logl_h1=logl_h1, S=S1,
                            sigma=mom.sigma, nel=p * (p + 1) // 2 + p)
+    if robust:
+        from .fiml_robust import robust_fiml
+        from .fit_measures import robust_fit_measures
+
+        vcov, c, cb = robust_fiml(ram, theta, X, pats, tuple(pt.observed), mu1, S1, df, dfb)
+        fitm.update(robust_fit_measures(T=T, df=df, c=c, Tb=Tb, dfb=dfb, cb=cb, n=n))
     return opt, vcov, fitm
