@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,3 +82,19 @@ def test_expired_and_unknown_links_get_kind_pages(client: Any, db: Session, acto
     assert r.status_code == 410 and "has expired" in r.text
     r = client.get("/s/not-a-real-token")
     assert r.status_code == 404 and "could not find this survey" in r.text
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("inpatient", ["Always", "Definitely yes", "10 - Best possible"]),
+    ("nps", ["10 - Extremely likely", 'type="checkbox"']),
+    ("cxm", ["Strongly agree", "PPE1"]),
+])
+def test_every_builtin_instrument_renders_with_labels(client: Any, db: Session, actor: Actor,
+                                                      make_patient: Callable[..., Patient], code: str,
+                                                      expected: list[str]) -> None:
+    _, token = _invited(db, actor, make_patient(), instrument=code)
+    r = client.get(f"/s/{token}")
+    assert r.status_code == 200
+    for text in expected:
+        assert text in r.text
+    assert r.text.count("<legend>") + r.text.count("<label for=\"in-COMMENT\"") >= 3
