@@ -83,8 +83,8 @@ def _wald(est: Array, se: Array, z975: float) -> tuple[Array, Array, Array, Arra
     return z, pv, np.where(ok, est - z975 * se, np.nan), np.where(ok, est + z975 * se, np.nan)
 
 
-def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "listwise",
-        std_lv: bool = False, bootstrap: int = 0, seed: int | None = None, bootstrap_ci: str = "bca",
+def fit(model: str, data: Any = None, estimator: str = "ML", missing: str = "listwise",
+        std_lv: bool = False, bootstrap: int = 0, seed: int | None = None, bootstrap_ci: str = "bca", *,
         cov: Any = None, n_obs: int | None = None, sample_names: Sequence[str] | None = None,
         cov_rescale: bool = True, level: float = 0.95,
         progress: Callable[[int, int], None] | None = None) -> SEMResult:
@@ -100,6 +100,12 @@ def fit(model: str, data: Any = None, *, estimator: str = "ML", missing: str = "
     missing = {"ml": "fiml", "fiml": "fiml", "listwise": "listwise"}.get(str(missing).lower(), str(missing))
     if missing not in ("fiml", "listwise"):
         raise SEMError(f"missing must be 'listwise' or 'fiml', not {missing!r}")
+    if not 0.0 < level < 1.0:
+        raise SEMError("level must be between 0 and 1 (e.g. 0.95)")
+    if int(bootstrap) != bootstrap or bootstrap < 0:
+        raise SEMError("bootstrap must be a non-negative whole number of draws")
+    if bootstrap and missing == "fiml":
+        raise SEMError("the bootstrap is available with missing='listwise' only")
     if bootstrap_ci not in ("bca", "percentile"):
         raise SEMError("bootstrap_ci must be 'bca' or 'percentile'")
     parsed = parse(model)
