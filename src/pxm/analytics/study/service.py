@@ -8,7 +8,6 @@ bootstrap it is queued as ``study.run`` jobs (see ``tasks.py``) and the page sho
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
