@@ -68,7 +68,7 @@ def copy_rows(session: Session, target: TableClause, rows: list[dict[str, Any]])
     json_cols = {c.name for c in target.columns if isinstance(c.type, JSON)}
     encode = [(json.dumps if name in json_cols else None) for name in names]
     cols = ", ".join(f'"{n}"' for n in names)
-    dbapi = conn.connection.driver_connection
+    dbapi: Any = conn.connection.driver_connection
     with dbapi.cursor() as cur, cur.copy(f'COPY "{target.name}" ({cols}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row([v if f is None or v is None else f(v)
