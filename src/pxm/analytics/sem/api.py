@@ -173,10 +173,16 @@ def _fallback(ram: RAM, S: Array, theta0: Array, first: OptResult) -> OptResult:
             return 1e10, np.zeros_like(t)
         return f, g
 
-    res = sopt.minimize(fun, theta0, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-8})
+    try:
+        res = sopt.minimize(fun, theta0, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-8})
+    except (np.linalg.LinAlgError, ValueError):
+        return first
     second = fit_ml(ram, S, res.x)
-    if second.converged or (np.isfinite(second.f) and second.f < first.f):
+    if second.converged or (np.isfinite(second.f) and (not np.isfinite(first.f) or second.f < first.f)):
         return second
+    if not np.isfinite(first.f) and np.isfinite(res.fun) and res.fun < 1e10:
+        grad = fun(res.x)[1]
+        return OptResult(res.x, float(res.fun), grad, int(res.nit), False, "did not reach a stationary point")
     return first
 
 

@@ -43,7 +43,15 @@ def _solve(H: Array, g: Array) -> Array:
 
 def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: int = 500,
            polish: bool = True) -> OptResult:
-    """Minimise F_ML(theta; S)."""
+    """Minimise F_ML(theta; S); numerical breakdowns end as a non-converged result, never an exception."""
+    try:
+        return _fit_ml(ram, S, theta0, tol=tol, maxiter=maxiter, polish=polish)
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        return OptResult(theta0.astype(float).copy(), float("inf"), np.full(ram.q, np.nan), 0, False,
+                         f"numerical breakdown ({exc})")
+
+
+def _fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float, maxiter: int, polish: bool) -> OptResult:
     logdet_S = float(np.linalg.slogdet(S)[1])
     theta = theta0.astype(float).copy()
     mom = moments(ram, theta)
