@@ -94,7 +94,7 @@ class _Answers:
             elif kind == "yesno":
                 out[c] = self._yes(_sigmoid(1.8 + 1.0 * z))
             elif kind == "rating":
-                out[c] = self._int(8.8, 1.6, z, 0, 10)
+                out[c] = self._int(9.2, 1.5, z, 0, 10)
             elif kind == "scale":
                 bias = {"QUIET": -0.7, "CALL_BUTTON": -0.4, "MED_SIDE_EFFECTS": -0.6, "COORD_PREFS": -0.3}.get(c, 0.0)
                 out[c] = self._four(z, bias)

@@ -35,7 +35,7 @@ PAGE_GROUPS = ("month", "department", "provider", "channel", "segment", "languag
 def bar_chart(title: str, rows: list[dict[str, Any]], *, lo: float, hi: float, unit: str = "",
               chart_id: str) -> Markup:
     """Horizontal bars with 95% interval whiskers, drawn as accessible inline SVG (a table follows it)."""
-    label_w, bar_w, row_h = 150, 330, 30
+    label_w, bar_w, row_h = 230, 300, 30
     height = row_h * max(len(rows), 1) + 30
     span = hi - lo or 1.0
 
@@ -51,7 +51,7 @@ def bar_chart(title: str, rows: list[dict[str, Any]], *, lo: float, hi: float, u
         y = i * row_h + 5
         v = r.get("value")
         parts.append(f'<text x="{label_w - 6}" y="{y + 17}" text-anchor="end" font-size="13" fill="#1a1a1a">'
-                     f'{escape(str(r["label"]))[:22]}</text>')
+                     f'{escape(_short(str(r["label"])))}</text>')
         if v is None:
             parts.append(f'<text x="{label_w + 4}" y="{y + 17}" font-size="12" fill="#555">no answers</text>')
             continue
@@ -70,6 +70,10 @@ def bar_chart(title: str, rows: list[dict[str, Any]], *, lo: float, hi: float, u
                      f'{tick:.0f}{unit}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every label above went through html.escape
+
+
+def _short(label: str, limit: int = 30) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def _date(value: str | None, default: dt.date) -> dt.date:
