@@ -31,6 +31,7 @@ def test_agent_resolves_a_case_at_375px(committed_db_url, key_dir) -> None:  # t
             case_id = case.id
         with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 375, "height": 800})
+            page.set_default_timeout(30_000)  # a loaded CI machine can be slow; nothing here measures speed
             page.goto(base_url + "/login")
             page.get_by_label("Username").fill("desk1")
             page.get_by_label("Password").fill(PASSWORD)
@@ -38,7 +39,7 @@ def test_agent_resolves_a_case_at_375px(committed_db_url, key_dir) -> None:  # t
             page.wait_for_url(base_url + "/")
             page.goto(base_url + "/practices/resolution")
             page.get_by_role("link", name=f"#{case_id}").click()
-            expect(page.get_by_role("heading", level=1)).to_contain_text(f"Case #{case_id}")
+            expect(page.get_by_role("heading", level=1)).to_contain_text(f"Case #{case_id}", timeout=15_000)
             expect(page.locator("aside")).to_contain_text("Rosa Browser")
             assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
             page.get_by_label("Channel").select_option("phone")
@@ -47,7 +48,7 @@ def test_agent_resolves_a_case_at_375px(committed_db_url, key_dir) -> None:  # t
             page.get_by_label("Resolution code (if resolved)").select_option("results_explained")
             page.get_by_role("button", name="Log contact").focus()
             page.keyboard.press("Enter")
-            expect(page.locator(".flash--success")).to_have_text("Contact logged.")
+            expect(page.locator(".flash--success")).to_have_text("Contact logged.", timeout=15_000)
             expect(page.locator("main > p").first).to_contain_text("resolved")
             expect(page.locator("#contacts-h + .table-wrap")).to_contain_text("resolved the case")
             page.close()
