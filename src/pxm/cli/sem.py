@@ -69,7 +69,7 @@ def fit_command(
         _fail(f"cannot read model file {model_file}: {exc.strerror or exc}")
     try:
         data = read_table(data_file)
-        if bootstrap > 0 and fmt != Fmt.json:
+        if bootstrap > 0:  # progress goes to stderr, so --format json stays clean on stdout
             with Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=_err, transient=True) as bar:
                 task = bar.add_task("bootstrap", total=bootstrap)

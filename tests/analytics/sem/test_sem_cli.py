@@ -46,6 +46,9 @@ def test_fit_bootstrap_and_fiml(files):
                               "--bootstrap-ci", "percentile"])
     assert res.exit_code == 0, res.output
     assert "boot_ci_lower" in res.stdout
+    res = runner.invoke(app, ["fit", str(model), str(data), "--bootstrap", "20", "--seed", "3", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["bootstrap"]["draws"] == 20
     res = runner.invoke(app, ["fit", str(model), str(data), "--missing", "fiml", "--format", "json"])
     assert res.exit_code == 0
     assert json.loads(res.stdout)["missing"] == "fiml"
