@@ -101,3 +101,12 @@ def test_configure_logging_writes_json_to_stderr(capsys):
             if h not in before[0]:
                 root.removeHandler(h)
         root.setLevel(before[1])
+
+
+def test_path_parameters_are_logged_as_the_route_template(client, log_lines):
+    """A survey link's token (a bearer secret) must not land in the request log."""
+    secret = "tok-DoNotLogMe-123456789"
+    client.get(f"/s/{secret}")
+    assert secret not in log_lines.raw.getvalue()
+    requests = [r for r in log_lines() if r.get("msg") == "request"]
+    assert requests and requests[-1]["path"] == "/s/{token}"

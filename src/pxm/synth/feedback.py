@@ -115,9 +115,13 @@ def _events(ctx: SynthContext, start: dt.datetime, end: dt.datetime) -> list[tup
     db = ctx.db
     rng = ctx.rng("feedback-events")
     out: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
+    # Only this run's people: a second `pxm synth` on the same database must not re-invite earlier ones.
+    patients_after = int(ctx.state.get("patients_after_id", 0))
+    cases_after = int(ctx.state.get("cases_after_id", 0))
     for e in db.execute(select(Encounter.id, Encounter.patient_id, Encounter.type, Encounter.department_id,
                                Encounter.provider_id, Encounter.discharge_at, Encounter.wait_minutes)
-                        .where(Encounter.discharge_at >= start, Encounter.discharge_at < end)):
+                        .where(Encounter.discharge_at >= start, Encounter.discharge_at < end,
+                               Encounter.patient_id > patients_after)):
         out.append((e.discharge_at, e.patient_id, "encounter", {
             "id": e.id, "type": e.type, "department_id": e.department_id, "provider_id": e.provider_id,
             "wait": e.wait_minutes or 0}))
@@ -127,11 +131,11 @@ def _events(ctx: SynthContext, start: dt.datetime, end: dt.datetime) -> list[tup
         contacts = dict(db.execute(select(Contact.case_id, func.count()).group_by(Contact.case_id)).all())
         for c in db.execute(select(Case.id, Case.patient_id, Case.resolved_at, Case.reopened_count, Case.reason,
                                    Case.channel, Case.assigned_staff_id)
-                            .where(Case.resolved_at >= start, Case.resolved_at < end)):
+                            .where(Case.resolved_at >= start, Case.resolved_at < end, Case.id > cases_after)):
             out.append((c.resolved_at, c.patient_id, "case", {
                 "id": c.id, "first_contact": contacts.get(c.id, 1) <= 1 and not c.reopened_count,
                 "reopened": bool(c.reopened_count), "reason": c.reason, "agent": c.assigned_staff_id}))
-    ids = [r[0] for r in db.execute(select(Patient.id).order_by(Patient.id))]
+    ids = [r[0] for r in db.execute(select(Patient.id).where(Patient.id > patients_after).order_by(Patient.id))]
     for q in range(4):
         when = start + dt.timedelta(days=30 + 91 * q, hours=15)
         if when >= end or not ids:

@@ -35,8 +35,8 @@ DEPARTMENTS = (
     ("ACCESS", "Patient Access & Contact Center", "department", "LOC", False),
     ("BILL", "Billing Office", "department", "LOC", False),
 )
-REASONS = ("scheduling", "billing", "prescription_refill", "test_results", "referral", "records_request",
-           "insurance", "general")
+REASONS = ("appointment_scheduling", "billing", "prescription_refill", "test_results", "referral", "records_request",
+           "medical_advice", "other")  # the contact-reason codes of practices.resolution
 CHANNELS = ("phone", "chat", "email", "sms")
 CLINICAL_STAFF = {  # department -> (physicians, nurses)
     "ED": (2, 2), "ED-N": (1, 1), "CARD": (1, 1), "ONC": (1, 1), "ORTHO": (1, 0), "PEDS": (1, 1), "MAT": (1, 1),
@@ -111,7 +111,7 @@ def load_org(ctx: SynthContext) -> dict[str, int]:
     for i in range(4):
         specs.append(dict(username=f"supervisor{i + 1}", display_name=names.person(i == 0), job_role="supervisor",
                           dept="ACCESS" if i < 3 else "BILL", team=f"Team {'ABCB'[i]}",
-                          languages=["en", "es"] if i == 0 else ["en"], reasons=[*REASONS, "complaint", "escalation"],
+                          languages=["en", "es"] if i == 0 else ["en"], reasons=[*REASONS, "complaint"],
                           channels=list(CHANNELS), capacity=4, status="available"))
     for i, (dept, title) in enumerate((("ACCESS", "Contact center manager"), ("ACCESS", "CX manager"),
                                        ("RMC", "Quality & compliance manager"), ("BILL", "Revenue cycle manager"))):
@@ -121,7 +121,7 @@ def load_org(ctx: SynthContext) -> dict[str, int]:
     for i in range(2):
         specs.append(dict(username=f"billing{i + 1}", display_name=names.person(False), job_role="billing_specialist",
                           dept="BILL", team="Billing", languages=["en", "es"] if i else ["en"],
-                          reasons=["billing", "insurance"], channels=["phone", "email"], capacity=4, status="available"))
+                          reasons=["billing", "other"], channels=["phone", "email"], capacity=4, status="available"))
     for dept, (n_phys, n_nurse) in CLINICAL_STAFF.items():
         for role, n in (("physician", n_phys), ("nurse", n_nurse)):
             for _ in range(n):

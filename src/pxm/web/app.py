@@ -64,7 +64,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         response.headers.setdefault("X-Frame-Options", "DENY")
         actor = getattr(request.state, "actor", None)
         # Paths carry no PHI by design (identifiers are opaque ids); query strings are not logged.
-        log.info("request", extra={"request_id": rid, "method": request.method, "path": request.url.path,
+        route = request.scope.get("route")
+        # The route template ("/s/{token}"), not the concrete path: path parameters can be secrets.
+        path = getattr(route, "path", None) or request.url.path
+        log.info("request", extra={"request_id": rid, "method": request.method, "path": path,
                                    "status": response.status_code, "actor": getattr(actor, "label", None),
                                    "ms": round((time.perf_counter() - started) * 1000, 1)})
         return response

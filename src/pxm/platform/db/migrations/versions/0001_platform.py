@@ -1,12 +1,11 @@
 """platform foundation
 
 Revision ID: 0001_platform
-Revises: 
+Revises:
 Create Date: 2026-11-22 07:22:29.884884
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001_platform'
 down_revision = None
