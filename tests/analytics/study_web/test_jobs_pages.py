@@ -17,29 +17,26 @@ from pxm.platform.jobs.models import Job
 
 def test_bootstrap_study_runs_through_the_job_and_matches_the_cli(
         client: Any, db: Session, session_factory: sessionmaker[Session], upload: Any, example_csv: bytes,
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    monkeypatch.setattr(tasks, "BOOT_CHUNK", 2)
+        tmp_path: Any) -> None:
     headers = token_headers(db, "analyst")
-    body = upload(headers, example_csv, bootstrap=4, seed=3).json()
+    body = upload(headers, example_csv, bootstrap=40, seed=3).json()
     assert body["status"] == "queued" and body["results"] is None
-    assert body["progress"] == {"done": 0, "total": 4}
-
-    assert run_pending(session_factory) == 1  # first chunk: 2 draws, queues the next chunk
-    mid = client.get(f"/api/v1/studies/{body['id']}", headers=headers).json()
-    assert mid["status"] == "running" and mid["progress"] == {"done": 2, "total": 4}
+    assert body["progress"] == {"done": 0, "total": 40}
     page = client.get(f"/analytics/study/{body['id']}", headers=headers)
-    assert "2 of 4 resamples done" in page.text and 'http-equiv="refresh"' in page.text
+    assert "0 of 40 resamples done" in page.text and 'http-equiv="refresh"' in page.text
 
-    assert run_pending(session_factory) == 1  # last chunk: 2 draws and the report
+    assert run_pending(session_factory) == 1  # one job: the whole bootstrap, then the report
     done = client.get(f"/api/v1/studies/{body['id']}", headers=headers).json()
-    assert done["status"] == "done" and done["progress"] == {"done": 4, "total": 4}
+    assert done["status"] == "done" and done["progress"] == {"done": 40, "total": 40}
     assert done["finished_at"] is not None
-    # the same intervals as `pxm study run --bootstrap 4 --seed 3` on the same data
+    # the same report as `pxm study run --bootstrap 40 --seed 3` on the same data
     path = tmp_path / "a.csv"
     path.write_bytes(example_csv)
-    cli = run_study(read_data(path), bootstrap=4, seed=3).to_dict()
+    cli = run_study(read_data(path), bootstrap=40, seed=3).to_dict()
     got = done["results"]
+    assert got["bootstrap"] == cli["bootstrap"] and got["bootstrap"]["replicates"] == 40
     for mine, ref in zip(got["hypotheses"], cli["hypotheses"], strict=True):
+        assert mine["boot_ci_lower"] is not None and mine["boot_ci_lower"] < mine["beta"] < mine["boot_ci_upper"]
         assert mine["boot_ci_lower"] == pytest.approx(ref["boot_ci_lower"], abs=1e-12)
         assert mine["boot_ci_upper"] == pytest.approx(ref["boot_ci_upper"], abs=1e-12)
         assert mine["supported"] == ref["supported"]
@@ -48,13 +45,40 @@ def test_bootstrap_study_runs_through_the_job_and_matches_the_cli(
     assert got["meta"]["options"] == cli["meta"]["options"]
     assert got["diagram_svg"] == cli["diagram_svg"]
 
-    # a chunk delivered twice changes nothing
+    # a job delivered twice changes nothing
     with session_factory() as s:
         job = s.query(Job).filter(Job.kind == "study.run").order_by(Job.id).first()
         assert job is not None
-        assert tasks.run_study_chunk(s, job) == {"skipped": True}
+        assert tasks.prepare_study(session_factory, job.payload) is None
+        assert tasks.finish_study(s, job, {"content": {}}) == {"skipped": True}
         study = s.get(Study, body["id"])
-        assert study is not None and study.progress_done == 4
+        assert study is not None and study.progress_done == 40 and study.results == got
+
+
+def test_the_bootstrap_records_progress_outside_the_job_transaction(
+        client: Any, db: Session, session_factory: sessionmaker[Session], upload: Any, example_csv: bytes,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = token_headers(db, "analyst")
+    study_id = upload(headers, example_csv, bootstrap=30, seed=1).json()["id"]
+    seen: list[tuple[str, int]] = []
+    writer = tasks._ProgressWriter(session_factory, study_id, 30)
+
+    def spy(done: int, total: int) -> None:
+        writer(done, total)
+        with session_factory() as s:  # a separate session sees the committed progress
+            st = s.get(Study, study_id)
+            assert st is not None
+            seen.append((st.status, st.progress_done))
+
+    monkeypatch.setattr(tasks, "_ProgressWriter", lambda *a: spy)
+    prepared = tasks.prepare_study(session_factory, {"study_id": study_id})
+    assert prepared is not None and prepared["content"]["bootstrap"]["replicates"] == 30
+    assert seen[-1] == ("running", 30)
+    assert len(seen) == 30 and sorted({d for _, d in seen}) == [3 * k for k in range(11)]  # every 10%
+    page = client.get(f"/analytics/study/{study_id}", headers=headers)
+    assert "Running the bootstrap: 30 of 30 resamples done" in page.text
+    # the results are written only by the job's handler
+    assert client.get(f"/api/v1/studies/{study_id}", headers=headers).json()["results"] is None
 
 
 def test_study_page_shows_tables_diagram_and_charts(client: Any, db: Session, upload: Any,
