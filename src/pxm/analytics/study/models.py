@@ -38,7 +38,7 @@ class Study(Base):
     status: Mapped[str] = mapped_column(String(12), default="queued")
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
-    # Bootstrap draws so far (runs in chunks so that no transaction holds the database for long).
+    # Unused since the bootstrap runs in one job (the engine's vectorised bootstrap); kept for old rows.
     boot_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[list[str]] = mapped_column(JSON, default=list)  # the problems when status is failed
     results: Mapped[dict[str, Any] | None] = mapped_column(JSON)

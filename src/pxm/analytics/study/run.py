@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pxm.analytics import sem
@@ -53,10 +52,16 @@ def engine_version(result: dict[str, Any] | None = None) -> str:
         return "unknown"
 
 
-def fit_model(syntax: str, data: pd.DataFrame) -> dict[str, Any]:
-    """Fit with the PXM SEM engine (ML, listwise) and return its result dict."""
+def fit_model(syntax: str, data: pd.DataFrame, bootstrap: int = 0, seed: int | None = None,
+              progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Fit with the PXM SEM engine (ML, listwise) and return its result dict.
+
+    With ``bootstrap`` draws the engine also resamples rows (seeded, each refit warm-started from the estimate)
+    and adds percentile intervals to every row and to the R-squares; ``progress(done, total)`` follows the draws.
+    """
     try:
-        result = sem.fit(syntax, data)
+        result = sem.fit(syntax, data, bootstrap=bootstrap, seed=seed, bootstrap_ci="percentile",
+                         progress=progress if bootstrap else None)
     except sem.SEMError as exc:  # DataError, ModelIdentificationError, ...: the data cannot carry the model
         raise StudyDataError([f"the model cannot be estimated on this data: {exc}"]) from exc
     return result.to_dict()
@@ -72,42 +77,29 @@ def _r2(result: dict[str, Any], outcome: str) -> float | None:
     return None
 
 
-def _bootstrap(syntax: str, data: pd.DataFrame, outcome: str, practices: list[str], n_boot: int,
-               seed: int | None, progress: ProgressFn | None) -> dict[str, Any]:
-    """Percentile bootstrap (rows resampled with replacement) of the standardized paths and R2."""
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {p: [] for p in practices}
-    r2s: list[float] = []
-    failed = 0
-    values = data.to_numpy()
-    for b in range(n_boot):
-        idx = rng.integers(0, len(data), len(data))
-        sample = pd.DataFrame(values[idx], columns=data.columns)
-        try:
-            res = sem.fit(syntax, sample).to_dict()
-        except Exception:  # a resample the engine cannot fit is counted, not fatal  # noqa: BLE001
-            failed += 1
-        else:
-            if not res.get("converged", True):
-                failed += 1
-            else:
-                paths = {r["rhs"]: float(r["std_all"]) for r in res["parameters"]
-                         if r["op"] == "~" and r["lhs"] == outcome and r.get("std_all") is not None}
-                for p in practices:
-                    draws[p].append(paths.get(p, float("nan")))
-                r2 = _r2(res, outcome)
-                if r2 is not None:
-                    r2s.append(r2)
-        if progress:
-            progress(b + 1, n_boot)
+def _interval(lo: Any, hi: Any) -> list[float] | None:
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    return [float(lo), float(hi)]
 
-    def ci(xs: list[float]) -> tuple[float, float] | None:
-        arr = np.asarray([x for x in xs if not math.isnan(x)])
-        return (float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5))) if len(arr) >= 2 else None
 
-    cis = {p: c for p in practices if (c := ci(draws[p])) is not None}
-    return {"replicates": n_boot, "failed": failed, "level": 0.95, "method": "percentile",
-            "paths": cis, "r2": ci(r2s)}
+def _bootstrap(result: dict[str, Any], outcome: str, practices: list[str], n_boot: int) -> dict[str, Any]:
+    """The study's view of the engine's percentile bootstrap: 95% intervals of the standardized paths and R2.
+
+    Rows are resampled with replacement from ``numpy.random.default_rng(seed)``; a resample the engine cannot
+    fit is counted in ``failed`` and left out. An interval needs at least two fitted resamples.
+    """
+    info = result.get("bootstrap") or {}
+    kept = int(info.get("draws", 0))
+    paths: dict[str, list[float]] = {}
+    for r in result["parameters"]:
+        if r["op"] == "~" and r["lhs"] == outcome and r["rhs"] in practices and kept >= 2:
+            ci = _interval(r.get("std_all_boot_ci_lower"), r.get("std_all_boot_ci_upper"))
+            if ci is not None:
+                paths[r["rhs"]] = ci
+    r2 = (info.get("r2_ci") or {}).get(outcome)
+    return {"replicates": n_boot, "failed": int(info.get("failed", 0)), "level": 0.95, "method": "percentile",
+            "paths": paths, "r2": _interval(*r2) if r2 and kept >= 2 else None}
 
 
 def _summary(hyp: list[dict[str, Any]], r2: float | None, fit: dict[str, Any], measurement: list[dict[str, Any]],
@@ -144,7 +136,8 @@ def run_study(df: pd.DataFrame, instrument: str | dict[str, Any] = "cxm", bootst
     """Validate ``df`` (one row per respondent, columns named by item code), fit the model, build the report.
 
     Raises ``StudyDataError`` listing every data problem. ``check_scale=False`` accepts continuous values (used
-    for simulated data); ``progress(done, total)`` is called after each bootstrap replicate.
+    for simulated data); ``progress(done, total)`` is called after each bootstrap replicate. The bootstrap is the
+    SEM engine's (percentile intervals of the standardized paths and of R2; about 3 s for 1,000 draws).
     """
     inst = load_instrument(instrument) if isinstance(instrument, str) else instrument
     df = apply_mapping(df, mapping)
@@ -157,13 +150,15 @@ def _analyse(clean: pd.DataFrame, report: DataReport, inst: dict[str, Any], *, b
              mapping: dict[str, str] | None, progress: ProgressFn | None, top_mi: int) -> StudyReport:
     syntax = build_syntax(inst)
     data = clean.reset_index(drop=True)
-    result = fit_model(syntax, data)
+    result = fit_model(syntax, data, bootstrap=bootstrap, seed=seed, progress=progress)
     outcome = outcome_construct(inst)
     practices = practice_constructs(inst)
-    warnings = list(report.warnings) + [str(w) for w in result.get("warnings", [])]
+    boot = _bootstrap(result, outcome, practices, bootstrap) if bootstrap > 0 else None
+    engine_boot_warning = f"{boot['failed']} of {bootstrap} bootstrap draws failed" if boot else None
+    warnings = list(report.warnings) + [str(w) for w in result.get("warnings", [])
+                                        if not (engine_boot_warning and str(w).startswith(engine_boot_warning))]
     if not result.get("converged", True):
         warnings.append("the estimator did not converge: the estimates below are not reliable")
-    boot = _bootstrap(syntax, data, outcome, practices, bootstrap, seed, progress) if bootstrap > 0 else None
     if boot and boot["failed"]:
         warnings.append(f"{boot['failed']} of {bootstrap} bootstrap resamples could not be fitted and were skipped")
     measurement = tables.measurement_table(result, data, inst)

@@ -209,7 +209,7 @@ def fit_table(fit: dict[str, Any]) -> dict[str, Any]:
 
 
 def hypotheses_table(result: dict[str, Any], instrument: dict[str, Any], alpha: float = 0.05,
-                     boot: dict[str, tuple[float, float]] | None = None) -> list[dict[str, Any]]:
+                     boot: dict[str, list[float]] | None = None) -> list[dict[str, Any]]:
     """Table 4: supported = positive, significant and (when bootstrapped) the bootstrap CI excludes 0."""
     outcome = outcome_construct(instrument)
     paths = {r["rhs"]: r for r in _rows(result, "~") if r["lhs"] == outcome}

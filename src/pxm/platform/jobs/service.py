@@ -5,6 +5,11 @@ in a new transaction that also marks the job ``done``; the handler's database ef
 ``done`` mark commit together. A worker that dies mid-job leaves the row ``running``; the sweep
 returns it to ``pending`` once its lock is stale, and the job runs again from a clean slate.
 Handlers must be idempotent for effects outside the database (use the job id as a delivery key).
+
+Long CPU work (e.g. a bootstrap) registers a ``prepare`` step: ``@handler(kind, prepare=fn)``. ``run_job`` calls
+``fn(session_factory, payload)`` after the claim with no transaction open (it may open its own short sessions,
+e.g. to record progress), then calls the handler as ``handler(session, job, prepared)`` in the usual transaction,
+so the database is locked only while the results are written. A failing ``prepare`` is retried like a handler.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,16 +29,29 @@ from pxm.platform.jobs.models import Job
 log = logging.getLogger("pxm.jobs")
 
 Handler = Callable[[Session, Job], dict[str, Any] | None]
-_HANDLERS: dict[str, Handler] = {}
+# With a prepare step the handler takes a third argument: what ``prepare`` returned.
+PreparedHandler = Callable[[Session, Job, Any], dict[str, Any] | None]
+Prepare = Callable[[sessionmaker[Session], dict[str, Any]], Any]
+H = TypeVar("H", Handler, PreparedHandler)
+_HANDLERS: dict[str, Callable[..., dict[str, Any] | None]] = {}
+_PREPARE: dict[str, Prepare] = {}
 # Called after a commit that created jobs (dramatiq mode sends a message per job id).
 _after_enqueue: list[Callable[[list[int]], None]] = []
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that processes jobs of ``kind``."""
+def handler(kind: str, prepare: Prepare | None = None) -> Callable[[H], H]:
+    """Register the function that processes jobs of ``kind``.
 
-    def register(fn: Handler) -> Handler:
+    With ``prepare`` the work is split: ``prepare(session_factory, payload)`` runs first outside any transaction,
+    then ``fn(session, job, prepared)`` writes in the job's transaction (see the module docstring).
+    """
+
+    def register(fn: H) -> H:
         _HANDLERS[kind] = fn
+        if prepare is None:
+            _PREPARE.pop(kind, None)
+        else:
+            _PREPARE[kind] = prepare
         return fn
 
     return register
@@ -87,8 +105,9 @@ def remove_enqueue_listener(fn: Callable[[list[int]], None]) -> None:
         _after_enqueue.remove(fn)
 
 
-def _claim(session_factory: sessionmaker[Session], job_id: int, worker: str) -> int | None:
-    """Mark the job running for ``worker``; returns the attempt number, or None if it is not claimable."""
+def _claim(session_factory: sessionmaker[Session], job_id: int,
+           worker: str) -> tuple[int, str, dict[str, Any]] | None:
+    """Mark the job running for ``worker``; returns (attempt number, kind, payload), or None if not claimable."""
     now = utcnow()
     with session_factory() as s, s.begin():
         res = s.execute(
@@ -98,7 +117,9 @@ def _claim(session_factory: sessionmaker[Session], job_id: int, worker: str) -> 
         )
         if not res.rowcount:  # type: ignore[attr-defined]
             return None
-        return int(s.execute(select(Job.attempts).where(Job.id == job_id)).scalar_one())
+        attempts, kind, payload = s.execute(
+            select(Job.attempts, Job.kind, Job.payload).where(Job.id == job_id)).one()
+        return int(attempts), str(kind), dict(payload or {})
 
 
 class LostClaim(RuntimeError):
@@ -112,17 +133,21 @@ def run_job(session_factory: sessionmaker[Session], job_id: int, worker: str = "
     this worker still holds the claim (same ``locked_by`` and attempt): if the sweep re-drove the job
     because this worker looked dead, this run rolls back and the other run's effects are the only ones.
     """
-    attempt = _claim(session_factory, job_id, worker)
-    if attempt is None:
+    claimed = _claim(session_factory, job_id, worker)
+    if claimed is None:
         return "skipped"
+    attempt, kind, payload = claimed
     try:
+        prepare = _PREPARE.get(kind)
+        # the long part, with no transaction open: the handler below only writes its outcome
+        prepared = prepare(session_factory, payload) if prepare is not None else None
         with session_factory() as s, s.begin():
             job = s.get(Job, job_id)
             assert job is not None
             fn = _HANDLERS.get(job.kind)
             if fn is None:
                 raise LookupError(f"no handler registered for job kind {job.kind!r}")
-            result = fn(s, job)
+            result = fn(s, job, prepared) if prepare is not None else fn(s, job)
             s.flush()
             s.expunge(job)
             done = s.execute(
