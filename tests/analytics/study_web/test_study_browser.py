@@ -31,8 +31,8 @@ def test_analyst_uploads_csv_and_sees_table_4(committed_db_url: str, key_dir: Pa
             page.get_by_role("link", name="CXM impact study").first.click()
             expect(page.get_by_role("heading", name="CXM impact study")).to_be_visible()
             page.get_by_label("Survey answers").set_input_files(str(EXAMPLE))
-            page.get_by_label("Title").fill("Browser wave")
-            page.get_by_role("button", name="Run the study").click()
+            page.get_by_label("Title", exact=True).fill("Browser wave")
+            page.get_by_role("button", name="Run the study", exact=True).click()
             expect(page.get_by_role("heading", name="Table 4. Hypotheses")).to_be_visible(timeout=60_000)
             table = page.locator("#table-4")
             for h in ("H1", "H2", "H3", "H4", "H5"):

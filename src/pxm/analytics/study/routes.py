@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from pxm.analytics.study import service
@@ -54,6 +56,26 @@ async def create_study(
         return study_json(study)
 
     return run_idempotent(db, actor, request, key, body, create)
+
+
+class FromResponses(BaseModel):
+    date_from: dt.date = Field(..., description="first day (UTC) of the responses to analyse, e.g. 2026-01-01")
+    date_to: dt.date = Field(..., description="last day (UTC), included")
+    title: str = Field("", max_length=200)
+    bootstrap: int = Field(0, description="bootstrap resamples (0 = none; > 0 runs as a background job)")
+    seed: int | None = None
+
+
+@router.post("/from-responses", status_code=201,
+             summary="Run the study on the cxm survey responses stored in PXM for a date range")
+def create_study_from_responses(body: FromResponses, request: Request, key: str | None = Depends(idempotency_key),
+                                db: Session = Depends(get_db), actor: Actor = StudiesRun) -> JSONResponse:
+    def create() -> dict[str, Any]:
+        study = service.create_study_from_responses(db, actor, date_from=body.date_from, date_to=body.date_to,
+                                                    title=body.title, bootstrap=body.bootstrap, seed=body.seed)
+        return study_json(study)
+
+    return run_idempotent(db, actor, request, key, body.model_dump(mode="json"), create)
 
 
 @router.get("", summary="Stored studies, newest first")

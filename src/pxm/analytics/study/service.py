@@ -3,11 +3,13 @@
 The uploaded file is validated before anything is stored (``StudyDataError`` -> 422 naming items and rows).
 Only the item columns are stored (after the column mapping); identifiers and any other column are dropped and
 their names listed in ``Study.dropped_columns``. A study without bootstrap runs inline in the request; with
-bootstrap it is queued as ``study.run`` jobs (see ``tasks.py``) and the page shows the progress.
+bootstrap it is queued as a ``study.run`` job (see ``tasks.py``) and the page shows the progress. A study can also
+be built from the ``cxm`` survey responses stored by the feedback practice (``create_study_from_responses``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -147,13 +149,30 @@ def create_study_from_upload(session: Session, actor: Actor, filename: str, cont
                                    seed=seed, mapping=mapping)
 
 
-def create_study_from_responses(session: Session, actor: Actor, *, from_: Any, to: Any, **kwargs: Any) -> Study:
-    """Not available yet: the feedback practice ships no ``cxm`` instrument nor a query of responses by
-    instrument code, and ``analytics.study`` may not import ``practices`` (import-linter layers). The web layer
-    will build the frame from the feedback service and call :func:`create_study_from_frame` with
-    ``source="responses"`` once both exist."""
-    raise APIError(501, "not_implemented", "studies from stored survey responses are not available yet: "
-                   "upload a file exported from your survey tool instead")
+def create_study_from_responses(session: Session, actor: Actor, *, date_from: dt.date, date_to: dt.date,
+                                title: str = "", bootstrap: int = 0, seed: int | None = None) -> Study:
+    """A study of the complete ``cxm`` survey responses stored in PXM, submitted from ``date_from`` to ``date_to``
+    (UTC days, both included). The coded answers are copied into the study (a snapshot: a rerun analyses the same
+    rows even after more responses arrive); free text and identifiers are not read."""
+    from pxm.practices.feedback.queries_export import responses_for_instrument
+
+    problems = []
+    if date_from > date_to:
+        problems.append(f"date_from ({date_from}) is after date_to ({date_to}): give the earlier date first")
+    _check_options(bootstrap, seed)
+    if problems:
+        raise StudyInputError(problems)
+    inst = load_instrument("cxm")
+    items = item_codes(inst)
+    answers = responses_for_instrument(session, inst["code"], date_from, date_to)
+    if not answers:
+        raise StudyInputError([f"no complete {inst['code']} survey responses were submitted from {date_from} to "
+                               f"{date_to}: choose a wider date range, or upload a file instead"])
+    df = pd.DataFrame([[a.get(i) for i in items] for a in answers], columns=items, dtype=object)
+    period = f"{date_from.isoformat()} to {date_to.isoformat()}"
+    return create_study_from_frame(session, actor, df, title=title or f"CXM survey responses {period}",
+                                   source="responses", source_name=f"{inst['code']} responses {period}",
+                                   bootstrap=bootstrap, seed=seed, instrument=inst["code"])
 
 
 def stored_frame(study: Study) -> pd.DataFrame:

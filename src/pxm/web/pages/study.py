@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from html import escape
 from typing import Any
@@ -109,7 +110,20 @@ def _form_int(value: str, field: str, problems: list[str], *, default: int | Non
 def _list_context(db: Session, actor: Actor, params: PageParams) -> dict[str, Any]:
     rows, total = paginate(db, service.list_studies_stmt(), params)
     return {"page_title": "CXM impact study", "studies": rows, "total": total, "params": params,
-            "can_run": actor.can(Permission.studies_run), "problems": [], "form": {}}
+            "can_run": actor.can(Permission.studies_run), "problems": [], "form": {},
+            "responses_problems": [], "rform": {}}
+
+
+def _form_date(value: str, field: str, problems: list[str]) -> dt.date | None:
+    value = (value or "").strip()
+    if not value:
+        problems.append(f"{field}: give a date (YYYY-MM-DD)")
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        problems.append(f"{field}: {value!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-31")
+        return None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -142,6 +156,34 @@ async def upload_form(request: Request, file: UploadFile = File(...), title: str
     ctx = _list_context(db, actor, page_params(50, 0))
     ctx.update(problems=problems, form={"title": title, "bootstrap": bootstrap, "seed": seed, "mapping": mapping,
                                         "filename": file.filename})
+    return render(request, "study/index.html", ctx, status=422)
+
+
+@router.post("/from-responses", response_class=HTMLResponse)
+def responses_form(request: Request, date_from: str = Form(""), date_to: str = Form(""), title: str = Form(""),
+                   bootstrap: str = Form(""), seed: str = Form(""), db: Session = Depends(get_db),
+                   actor: Actor = StudiesRun) -> Any:
+    """Run the study on the cxm survey responses stored in PXM for a date range."""
+    problems: list[str] = []
+    start = _form_date(date_from, "From", problems)
+    end = _form_date(date_to, "To", problems)
+    draws = _form_int(bootstrap, "Bootstrap draws", problems, default=0) or 0
+    seed_value = _form_int(seed, "Seed", problems, default=None)
+    if not problems and start is not None and end is not None:
+        try:
+            study = service.create_study_from_responses(db, actor, date_from=start, date_to=end, title=title,
+                                                        bootstrap=draws, seed=seed_value)
+        except APIError as exc:
+            db.rollback()
+            problems = (exc.details or {}).get("problems") or [exc.message]
+        else:
+            response = RedirectResponse(f"/analytics/study/{study.id}", status_code=303)
+            flash(request, response, f"Study {study.id} of {study.n_rows} survey responses "
+                  + ("queued: the bootstrap runs in the background" if draws else "done"), "success")
+            return response
+    ctx = _list_context(db, actor, page_params(50, 0))
+    ctx.update(responses_problems=problems, rform={"date_from": date_from, "date_to": date_to, "title": title,
+                                                   "bootstrap": bootstrap, "seed": seed})
     return render(request, "study/index.html", ctx, status=422)
 
 
