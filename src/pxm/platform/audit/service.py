@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from pxm.platform.audit.models import GENESIS_HASH, AuditEvent, AuditHead
@@ -35,6 +35,15 @@ def _event_fields(row: AuditEvent) -> dict[str, Any]:
     }
 
 
+_HEAD_KEY = "pxm_audit_head"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, _transaction: object) -> None:
+    # A savepoint or transaction ended (committed or rolled back): read the head afresh next time.
+    session.info.pop(_HEAD_KEY, None)
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -46,27 +55,38 @@ def record(
     outcome: str = "success",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain in the current transaction. ``details`` must not hold PHI."""
-    # Taking the head row's write lock first serialises concurrent writers (row lock on PostgreSQL,
-    # the database write lock on SQLite).
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=AuditHead.last_seq + 1))
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+    """Append one event to the chain in the current transaction. ``details`` must not hold PHI.
+
+    The first event of a transaction locks the head row (a row lock on PostgreSQL; SQLite's write lock is
+    already held), so no other writer can extend the chain until this transaction ends; later events in the
+    same transaction reuse the head they already hold. Plain Core statements keep this off the ORM flush.
+    """
+    head = session.info.get(_HEAD_KEY)
     if head is None:
-        head = AuditHead(id=1, last_seq=1, last_hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
-    session.refresh(head)
-    row = AuditEvent(
-        seq=head.last_seq, occurred_at=utcnow(), actor=actor.label, action=action,
+        row = session.execute(
+            update(AuditHead).where(AuditHead.id == 1).values(last_seq=AuditHead.last_seq)
+            .returning(AuditHead.last_seq, AuditHead.last_hash)
+        ).first()
+        if row is None:
+            raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
+        head = (int(row[0]), str(row[1]))
+    seq, prev_hash = head[0] + 1, head[1]
+    event = AuditEvent(
+        seq=seq, occurred_at=utcnow(), actor=actor.label, action=action,
         resource_type=resource_type, resource_id=None if resource_id is None else str(resource_id),
         patient_id=patient_id, outcome=outcome, request_id=actor.request_id,
-        details=details or {}, prev_hash=head.last_hash,
+        details=details or {}, prev_hash=prev_hash,
     )
-    row.hash = event_hash(row.prev_hash, _event_fields(row))
-    head.last_hash = row.hash
-    session.add(row)
-    session.flush()
-    return row
+    event.hash = event_hash(prev_hash, _event_fields(event))
+    session.execute(insert(AuditEvent).values(
+        seq=event.seq, occurred_at=event.occurred_at, actor=event.actor, action=event.action,
+        resource_type=event.resource_type, resource_id=event.resource_id, patient_id=event.patient_id,
+        outcome=event.outcome, request_id=event.request_id, details=event.details,
+        prev_hash=event.prev_hash, hash=event.hash,
+    ))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=event.hash))
+    session.info[_HEAD_KEY] = (seq, event.hash)
+    return event
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("pxm.db")
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -14,6 +19,89 @@ def _sqlite_path(url: str) -> Path | None:
     if url.startswith(prefix) and url != "sqlite:///:memory:":
         return Path(url[len(prefix):])
     return None
+
+
+class WriterGate:
+    """A first-come-first-served lock in front of SQLite's single writer.
+
+    SQLite's own busy handler retries with sleeps of up to 100 ms, so under concurrent writers a waiting
+    thread keeps losing the race to newcomers and can wait for seconds. Queueing the threads of this
+    process in arrival order before ``BEGIN IMMEDIATE`` keeps the wait proportional to the queue ahead.
+    The busy timeout still covers other processes (a separate ``pxm worker``).
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._held = False
+        self.timeout = timeout
+
+    def acquire(self) -> bool:
+        """Wait for our turn. After ``timeout`` give up queueing and let SQLite's busy timeout decide."""
+        with self._cond:
+            ticket = object()
+            self._queue.append(ticket)
+            ok = self._cond.wait_for(lambda: not self._held and self._queue[0] is ticket, self.timeout)
+            self._queue.remove(ticket)
+            if not ok:
+                self._cond.notify_all()
+                log.warning("sqlite writer queue wait exceeded; falling back to the busy timeout",
+                            extra={"waited_seconds": self.timeout})
+                return False
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        # Transactions may end on another thread than they began (FastAPI's thread pool), so the gate
+        # belongs to the connection, not to a thread.
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+
+def _install_writer_gate(engine: Engine) -> None:
+    gate = WriterGate()
+    holders: set[int] = set()
+    dialect = engine.dialect
+    orig_commit, orig_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _release(dbapi_conn: Any) -> None:
+        # The pool's reset-on-return passes its proxy; commits pass the raw sqlite3 connection.
+        dbapi_conn = getattr(dbapi_conn, "dbapi_connection", dbapi_conn)
+        if id(dbapi_conn) in holders:
+            holders.discard(id(dbapi_conn))
+            gate.release()
+
+    def do_commit(dbapi_conn: Any) -> None:
+        try:
+            orig_commit(dbapi_conn)
+        finally:
+            _release(dbapi_conn)
+
+    def do_rollback(dbapi_conn: Any) -> None:
+        try:
+            orig_rollback(dbapi_conn)
+        finally:
+            _release(dbapi_conn)
+
+    setattr(dialect, "do_commit", do_commit)  # noqa: B010 - wrap the dialect's own hooks
+    setattr(dialect, "do_rollback", do_rollback)  # noqa: B010
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        if gate.acquire():
+            holders.add(id(raw))
+        try:
+            # IMMEDIATE takes the write lock up front, so a read-then-write never fails mid-way.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(raw)
+            raise
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_conn: Any, _record: Any) -> None:
+        _release(dbapi_conn)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -36,11 +124,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front, so a read-then-write never fails mid-way.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _install_writer_gate(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
