@@ -24,7 +24,8 @@ from pxm.analytics.study.models import Study
 from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import APIError, NotFound
+from pxm.platform.http.errors import APIError
+from pxm.platform.http.lookup import get_or_404
 
 __all__ = ["MAX_BOOTSTRAP", "MAX_UPLOAD_BYTES", "compare", "create_study_from_frame", "create_study_from_upload",
            "create_study_from_responses", "get_study", "parse_mapping_text", "read_upload", "rerun", "run_inline",
@@ -220,10 +221,7 @@ def run_inline(session: Session, actor: Actor, study: Study) -> Study:
 
 
 def get_study(session: Session, study_id: int) -> Study:
-    study = session.get(Study, study_id)
-    if study is None:
-        raise NotFound("study", study_id)
-    return study
+    return get_or_404(session, Study, study_id, "study")
 
 
 def rerun(session: Session, actor: Actor, study_id: int) -> Study:

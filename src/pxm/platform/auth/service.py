@@ -19,6 +19,7 @@ from pxm.platform.auth.permissions import Role
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import APIError, Conflict, NotFound
+from pxm.platform.http.lookup import get_or_404
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("pxm-timing-equaliser")
@@ -158,10 +159,7 @@ def resolve_api_token(session: Session, secret: str) -> User | None:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("user", user_id)
-    return user
+    return get_or_404(session, User, user_id, "user")
 
 
 def get_user_by_username(session: Session, username: str) -> User:

@@ -15,7 +15,8 @@ from pxm.platform.audit import record
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.models import User
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import BadRequest, Conflict, NotFound
+from pxm.platform.http.errors import BadRequest, Conflict
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people.models import Encounter, OrgUnit, Patient, Staff, StaffStatus
 from pxm.platform.people.schemas import OrgUnitCreate, OrgUnitUpdate, StaffCreate, StaffUpdate
@@ -42,10 +43,7 @@ def create_org_unit(session: Session, actor: Actor, data: OrgUnitCreate) -> OrgU
 
 
 def get_org_unit(session: Session, unit_id: int) -> OrgUnit:
-    unit = session.get(OrgUnit, unit_id)
-    if unit is None:
-        raise NotFound("org unit", unit_id)
-    return unit
+    return get_or_404(session, OrgUnit, unit_id, "org unit")
 
 
 def list_org_units(session: Session, *, kind: str | None = None, parent_id: int | None = None) -> list[OrgUnit]:
@@ -130,10 +128,7 @@ def _check_user_link(session: Session, user_id: int | None, staff_id: int | None
 
 
 def get_staff(session: Session, staff_id: int) -> Staff:
-    staff = session.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound("staff member", staff_id)
-    return staff
+    return get_or_404(session, Staff, staff_id, "staff member")
 
 
 def get_staff_by_user(session: Session, user_id: int) -> Staff | None:

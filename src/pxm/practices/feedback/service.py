@@ -21,6 +21,7 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
+from pxm.platform.http.lookup import get_or_404
 from pxm.practices.feedback.definition import (
     AnswerError,
     DefinitionError,
@@ -226,10 +227,7 @@ def after_response(session: Session, actor: Actor, response: Response) -> None:
 
 
 def get_response(session: Session, response_id: int) -> Response:
-    row = session.get(Response, response_id)
-    if row is None:
-        raise NotFound("response", response_id)
-    return row
+    return get_or_404(session, Response, response_id, "response")
 
 
 def read_response_text(session: Session, actor: Actor, response: Response) -> dict[str, str]:

@@ -22,6 +22,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import APIError, BadRequest, Conflict, NotFound
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people.models import Encounter, OrgUnit, Patient
 from pxm.practices.feedback.complaints.models import (
@@ -135,10 +136,7 @@ def create_complaint(session: Session, actor: Actor, *, kind: str, channel: str,
 
 
 def get_complaint(session: Session, complaint_id: int) -> Complaint:
-    row = session.get(Complaint, complaint_id)
-    if row is None:
-        raise NotFound("complaint", complaint_id)
-    return row
+    return get_or_404(session, Complaint, complaint_id, "complaint")
 
 
 def update_complaint(session: Session, actor: Actor, complaint_id: int, *, status: str | None = None,

@@ -19,6 +19,7 @@ from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import APIError, BadRequest, Conflict, NotFound
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people.models import OrgUnit
 from pxm.practices.feedback.reviews.models import PublicReview, ReplyStatus
@@ -59,10 +60,7 @@ def record_review(session: Session, actor: Actor, *, source: str, rating: int, t
 
 
 def get_review(session: Session, review_id: int) -> PublicReview:
-    row = session.get(PublicReview, review_id)
-    if row is None:
-        raise NotFound("review", review_id)
-    return row
+    return get_or_404(session, PublicReview, review_id, "review")
 
 
 def reply_warnings(text: str) -> list[str]:
