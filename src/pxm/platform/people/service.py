@@ -17,6 +17,7 @@ from pxm.platform.audit import record
 from pxm.platform.auth.actor import Actor
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.pagination import PageParams
+from pxm.platform.jobs import enqueue
 from pxm.platform.people.crypto import blind_index
 from pxm.platform.people.models import Encounter, OrgUnit, Patient, Staff
 from pxm.platform.people.org import (  # noqa: F401  (re-exported)
@@ -40,6 +41,7 @@ from pxm.platform.people.schemas import (
     PatientUpdate,
 )
 
+ENCOUNTER_DISCHARGED = "people.encounter_discharged"  # job kind: the event "encounter discharged"
 # HMAC "purposes": the same strings must be used by anything that writes patients in bulk (pxm.synth).
 MRN_PURPOSE = "patients.mrn"
 EMAIL_PURPOSE = "patients.email"
@@ -230,7 +232,36 @@ def create_encounter(session: Session, actor: Actor, patient_id: int, data: Enco
     session.flush()
     record(session, actor, "encounter.create", "encounter", enc.id, patient_id=patient_id,
            details={"type": data.type.value})
+    if enc.discharge_at is not None:
+        _announce_discharge(session, enc)
     return enc
+
+
+def update_encounter(session: Session, actor: Actor, encounter_id: int, *, discharge_at: dt.datetime) -> Encounter:
+    """Record (or correct) an encounter's discharge time; the first one announces the discharge."""
+    enc = session.get(Encounter, encounter_id)
+    if enc is None:
+        raise NotFound("encounter", encounter_id)
+    if discharge_at.tzinfo is None:
+        raise BadRequest("discharge_at needs a time zone, e.g. 2024-03-01T09:30:00Z")
+    if discharge_at < enc.admit_at:
+        raise BadRequest(f"discharge_at must not be before admit_at ({enc.admit_at.isoformat()})")
+    newly = enc.discharge_at is None
+    enc.discharge_at = discharge_at
+    session.flush()
+    record(session, actor, "encounter.update", "encounter", enc.id, patient_id=enc.patient_id,
+           details={"fields": ["discharge_at"]})
+    if newly:
+        _announce_discharge(session, enc)
+    return enc
+
+
+def _announce_discharge(session: Session, enc: Encounter) -> None:
+    """The event ``people.encounter_discharged``: a job row in this transaction (at most one per encounter).
+
+    Features subscribe with ``@jobs.handler(ENCOUNTER_DISCHARGED)`` (feedback invites the patient to a survey).
+    """
+    enqueue(session, ENCOUNTER_DISCHARGED, {"encounter_id": enc.id}, dedupe_key=f"encounter-discharged:{enc.id}")
 
 
 def list_encounters(session: Session, actor: Actor, patient_id: int,

@@ -1,4 +1,4 @@
-"""Jobs of the feedback feature: compose invitations, send messages at most once, expire invitations.
+"""Jobs of the feedback feature: invite on discharge, compose invitations, send messages at most once, expire.
 
 ``feedback.deliver_invitation`` (one job per invitation and step: 0 = first message, n = n-th reminder)
 composes the message into ``message_outbox`` (unique ``delivery_key`` ``invitation:<id>:<step>``) and enqueues
@@ -21,11 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pxm.platform import jobs
+from pxm.platform.auth.actor import Actor
+from pxm.platform.config import get_settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.jobs.models import Job
-from pxm.platform.people.models import Patient
+from pxm.platform.people.models import Encounter, Patient
+from pxm.platform.people.service import ENCOUNTER_DISCHARGED
 from pxm.practices.feedback import delivery
-from pxm.practices.feedback.invitations import DELIVER_JOB, EXPIRE_JOB, choose_channel, new_token
+from pxm.practices.feedback.invitations import (
+    DELIVER_JOB,
+    EXPIRE_JOB,
+    InvitationPolicy,
+    choose_channel,
+    invite_for_encounter,
+    new_token,
+)
 from pxm.practices.feedback.models import Invitation, InvitationStatus, MessageOutbox, MessageStatus
 
 SEND_JOB = "feedback.send_message"
@@ -154,3 +164,18 @@ def expire_invitation(session: Session, job: Job) -> dict[str, Any]:
         raise RuntimeError("not yet expired; retried later")
     inv.status = InvitationStatus.expired.value
     return {"status": inv.status}
+
+
+@jobs.handler(ENCOUNTER_DISCHARGED)
+def invite_discharged_encounter(session: Session, job: Job) -> dict[str, Any]:
+    """The event "encounter discharged" (people service): invite the patient; consent and fatigue apply.
+
+    Idempotent: one invitation per encounter (``trigger_ref`` ``encounter:<id>``), so a re-run or the
+    ``pxm feedback scan`` safety net finds the same row.
+    """
+    enc = session.get(Encounter, int(job.payload["encounter_id"]))
+    if enc is None or enc.discharge_at is None:
+        return {"skipped": "encounter gone" if enc is None else "no discharge time"}
+    inv = invite_for_encounter(session, Actor.system("feedback-events"), enc.id,
+                               policy=InvitationPolicy.from_settings(get_settings()))
+    return {"invitation": inv.id, "status": inv.status}

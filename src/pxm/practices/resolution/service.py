@@ -209,7 +209,29 @@ def transition(
     _event(session, actor, case, "reopen" if reopening else "transition", at=when, from_status=current,
            to_status=to_status, note=note, details=details)
     session.flush()
+    if to_status == CaseStatus.resolved:
+        _invite_for_resolved(session, actor, case, when)
     return case
+
+
+def _invite_for_resolved(session: Session, actor: Actor, case: Case, when: dt.datetime) -> None:
+    """Case resolved: the feedback feature invites the patient to a ``pulse`` survey, in this transaction.
+
+    The feedback service applies consent and the fatigue rule (recording a ``suppressed`` invitation when
+    either stops it) and keeps one invitation per case: resolving a reopened case again adds nothing.
+    Imported at call time (feedback reads the resolution feature's queries); a deployment without the
+    feedback feature resolves cases without surveys.
+    """
+    try:
+        from pxm.practices.feedback import invitations
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("pxm.practices.feedback"):
+            return
+        raise
+    from pxm.platform.config import get_settings
+
+    invitations.invite_for_case(session, actor, case_id=case.id, patient_id=case.patient_id, now=when,
+                                policy=invitations.InvitationPolicy.from_settings(get_settings()))
 
 
 def assign(session: Session, actor: Actor, case_id: int, staff_id: int, *, reason_text: str) -> Case:
