@@ -22,6 +22,7 @@ from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution import sla
 from pxm.practices.resolution.models import (
@@ -86,10 +87,7 @@ def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
 
 
 def get_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("case", case_id)
-    return case
+    return get_or_404(session, Case, case_id, "case")
 
 
 def _event(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.datetime | None = None,
