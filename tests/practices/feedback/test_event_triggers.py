@@ -125,3 +125,34 @@ def test_an_encounter_without_discharge_enqueues_nothing_until_discharged(
     [inv] = db.execute(select(Invitation).where(Invitation.encounter_id == enc.id)).scalars()
     assert inv.instrument.code == "pulse" and inv.status == "suppressed"
     assert inv.status_reason == "no consent to surveys"
+
+
+def test_an_ehr_discharges_an_encounter_through_the_api(
+        client, db: Session, actor: Actor, session_factory: sessionmaker[Session], department: OrgUnit,
+        make_patient: Callable[..., Patient]) -> None:
+    from tests.helpers.auth import token_headers
+
+    p = make_patient()
+    admitted = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    enc = people.create_encounter(db, actor, p.id, EncounterCreate(
+        type="outpatient", department_id=department.id, admit_at=admitted))
+    db.flush()
+    headers = token_headers(db, "cx_manager")
+    bad = client.put(f"/api/v1/encounters/{enc.id}/discharge", headers=headers,
+                     json={"discharge_at": (admitted - dt.timedelta(hours=1)).isoformat()})
+    assert bad.status_code == 422 and "before admit_at" in bad.json()["error"]["message"]
+    naive = client.put(f"/api/v1/encounters/{enc.id}/discharge", headers=headers,
+                       json={"discharge_at": "2026-01-01T10:00:00"})
+    assert naive.status_code == 422
+    assert _discharge_jobs(db, enc.id) == []
+    left = admitted + dt.timedelta(hours=3)
+    ok = client.put(f"/api/v1/encounters/{enc.id}/discharge", headers=headers,
+                    json={"discharge_at": left.isoformat()})
+    assert ok.status_code == 200 and ok.json()["discharge_at"].startswith(left.isoformat()[:19])
+    assert client.put("/api/v1/encounters/999999/discharge", headers=headers,
+                      json={"discharge_at": left.isoformat()}).status_code == 404
+    assert len(_discharge_jobs(db, enc.id)) == 1
+    run_pending(session_factory)
+    db.expire_all()
+    [inv] = db.execute(select(Invitation).where(Invitation.encounter_id == enc.id)).scalars()
+    assert inv.patient_id == p.id and inv.trigger == "encounter"

@@ -21,6 +21,7 @@ from pxm.platform.people import service
 from pxm.platform.people.models import OrgUnitKind, StaffStatus
 from pxm.platform.people.schemas import (
     EncounterCreate,
+    EncounterDischarge,
     EncounterRead,
     OrgUnitCreate,
     OrgUnitRead,
@@ -107,6 +108,14 @@ def create_encounter(patient_id: int, body: EncounterCreate, request: Request, d
                      actor: Actor = PatientsWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body, lambda: EncounterRead.model_validate(
         service.create_encounter(db, actor, patient_id, body)))
+
+
+@router.put("/encounters/{encounter_id}/discharge", response_model=EncounterRead,
+            summary="Record an encounter's discharge time (triggers the discharge survey once)")
+def discharge_encounter(encounter_id: int, body: EncounterDischarge, db: Session = Depends(get_db),
+                        actor: Actor = PatientsWrite) -> EncounterRead:
+    return EncounterRead.model_validate(
+        service.update_encounter(db, actor, encounter_id, discharge_at=body.discharge_at))
 
 
 # --- org units ------------------------------------------------------------------------------------------

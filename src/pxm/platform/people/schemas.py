@@ -330,6 +330,20 @@ class EncounterCreate(BaseModel):
         return v
 
 
+class EncounterDischarge(BaseModel):
+    """Record (or correct) when the patient left; the first discharge announces ``people.encounter_discharged``."""
+
+    model_config = ConfigDict(extra="forbid")
+    discharge_at: dt.datetime
+
+    @field_validator("discharge_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2024-03-01T09:30:00Z")
+        return v
+
+
 class EncounterRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
