@@ -31,7 +31,8 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import APIError, BadRequest, NotFound
+from pxm.platform.http.errors import APIError, BadRequest
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution.models import OPEN_STATUSES, Case
 
@@ -258,9 +259,7 @@ def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, not
     if not actor.can(Permission.cases_assign):
         raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
                                          f"{Permission.cases_assign.value} needed to reassign cases")
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("case", case_id)
+    case = get_or_404(session, Case, case_id, "case")
     if case.status not in _OPEN:
         raise BadRequest(f"case {case_id} is {case.status}; only open cases can be reassigned")
     staff = session.get(Staff, staff_id)

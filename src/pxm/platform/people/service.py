@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.audit import record
 from pxm.platform.auth.actor import Actor
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.jobs import enqueue
 from pxm.platform.people.crypto import blind_index
@@ -114,9 +115,7 @@ def create_patient(session: Session, actor: Actor, data: PatientCreate) -> Patie
 
 def get_patient(session: Session, actor: Actor, patient_id: int, *, purpose: str | None = None) -> Patient:
     """Return the patient with PHI decrypted; writes a ``patient.read`` audit event."""
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("patient", patient_id)
+    patient = get_or_404(session, Patient, patient_id, "patient")
     details = {"purpose": purpose} if purpose else {}
     record(session, actor, "patient.read", "patient", patient.id, patient_id=patient.id, details=details)
     return patient
@@ -163,9 +162,7 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: Patien
     for name in _REQUIRED:
         if name in values and values[name] is None:
             raise BadRequest(f"{name}: cannot be empty", details=[{"field": name, "problem": "required"}])
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("patient", patient_id)
+    patient = get_or_404(session, Patient, patient_id, "patient")
     if "mrn" in values:
         idx = mrn_index(values["mrn"])
         clash = session.execute(select(Patient.id).where(Patient.mrn_index == idx, Patient.id != patient_id)).first()
@@ -239,9 +236,7 @@ def create_encounter(session: Session, actor: Actor, patient_id: int, data: Enco
 
 def update_encounter(session: Session, actor: Actor, encounter_id: int, *, discharge_at: dt.datetime) -> Encounter:
     """Record (or correct) an encounter's discharge time; the first one announces the discharge."""
-    enc = session.get(Encounter, encounter_id)
-    if enc is None:
-        raise NotFound("encounter", encounter_id)
+    enc = get_or_404(session, Encounter, encounter_id, "encounter")
     if discharge_at.tzinfo is None:
         raise BadRequest("discharge_at needs a time zone, e.g. 2024-03-01T09:30:00Z")
     if discharge_at < enc.admit_at:

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import BadRequest, NotFound
+from pxm.platform.http.errors import BadRequest
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Encounter, Patient
 from pxm.practices.feedback.models import Instrument, Invitation, InvitationStatus, Response
 from pxm.practices.feedback.service import get_instrument
@@ -144,9 +145,7 @@ def create_invitation(
         existing = session.execute(select(Invitation).where(Invitation.trigger_ref == trigger_ref)).scalar_one_or_none()
         if existing is not None:
             return existing
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("patient", patient_id)
+    patient = get_or_404(session, Patient, patient_id, "patient")
     inst = instrument if isinstance(instrument, Instrument) else get_instrument(session, instrument)
     send_after = now + dt.timedelta(hours=policy.delay_hours)
     channel, why = choose_channel(patient)
@@ -180,9 +179,7 @@ def create_invitation(
 def invite_for_encounter(session: Session, actor: Actor, encounter_id: int,
                          policy: InvitationPolicy | None = None, now: dt.datetime | None = None) -> Invitation:
     """Encounter discharged: inpatient stays get the ``inpatient`` survey, other visits the ``pulse``."""
-    enc = session.get(Encounter, encounter_id)
-    if enc is None:
-        raise NotFound("encounter", encounter_id)
+    enc = get_or_404(session, Encounter, encounter_id, "encounter")
     if enc.discharge_at is None:
         raise BadRequest(f"encounter {encounter_id} has no discharge time yet; invite after discharge")
     code = "inpatient" if enc.type == "inpatient" else "pulse"

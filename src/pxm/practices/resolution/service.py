@@ -141,9 +141,7 @@ def open_case(
     if channel is not None:
         _check_choice(channel, Channel, "channel")
     _aware(opened_at, "opened_at")
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("patient", patient_id)
+    patient = get_or_404(session, Patient, patient_id, "patient")
     case = Case(patient_id=patient_id, reason=reason, priority=priority, status=CaseStatus.new.value,
                 channel=channel, source=source, summary=summary, team=team,
                 facility_id=facility_id if facility_id is not None else patient.home_facility_id,
@@ -235,9 +233,7 @@ def _invite_for_resolved(session: Session, actor: Actor, case: Case, when: dt.da
 def assign(session: Session, actor: Actor, case_id: int, staff_id: int, *, reason_text: str) -> Case:
     """Record that ``staff_id`` now owns the case (routing decides who; this writes it down)."""
     case = get_case(session, case_id)
-    staff = session.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound("staff member", staff_id)
+    staff = get_or_404(session, Staff, staff_id, "staff member")
     if not staff.active:
         raise Conflict(f"staff member {staff.username} is inactive; choose an active agent")
     if case.status in DONE_STATUSES:

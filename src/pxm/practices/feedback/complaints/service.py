@@ -109,9 +109,7 @@ def create_complaint(session: Session, actor: Actor, *, kind: str, channel: str,
     if patient_id is not None and session.get(Patient, patient_id) is None:
         raise NotFound("patient", patient_id)
     if encounter_id is not None:
-        enc = session.get(Encounter, encounter_id)
-        if enc is None:
-            raise NotFound("encounter", encounter_id)
+        enc = get_or_404(session, Encounter, encounter_id, "encounter")
         if patient_id is not None and enc.patient_id != patient_id:
             raise BadRequest(f"encounter {encounter_id} belongs to another patient")
         department_id = department_id or enc.department_id

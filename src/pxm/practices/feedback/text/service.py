@@ -22,7 +22,8 @@ from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import APIError, BadRequest, NotFound
+from pxm.platform.http.errors import APIError, BadRequest
+from pxm.platform.http.lookup import get_or_404
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people.models import Patient
 from pxm.practices.feedback.models import Response
@@ -48,9 +49,7 @@ def patient_names(session: Session, actor: Actor, patient_id: int | None, *, pur
 
 def analyze_comment(session: Session, response_id: int, actor: Actor = SYSTEM) -> CommentAnalysis | None:
     """Analyse (or re-analyse) the comment of a response. Returns None when it has no comment."""
-    response = session.get(Response, response_id)
-    if response is None:
-        raise NotFound("response", response_id)
+    response = get_or_404(session, Response, response_id, "response")
     comment = response.comment
     if not comment or not comment.strip():
         return None
@@ -163,9 +162,7 @@ def read_raw_comment(session: Session, actor: Actor, response_id: int) -> dict[s
     """The unmasked comment, for users allowed to read PHI; the read is audited."""
     if not actor.can(Permission.patients_read):
         raise APIError(403, "forbidden", "reading the unmasked comment needs the patients:read permission")
-    response = session.get(Response, response_id)
-    if response is None:
-        raise NotFound("response", response_id)
+    response = get_or_404(session, Response, response_id, "response")
     audit.record(session, actor, "response.text_read", "survey_response", response.id,
                  patient_id=response.patient_id, details={"purpose": "raw comment view"})
     return {"response_id": response.id, "comment": response.comment or ""}
