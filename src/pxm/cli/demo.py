@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,9 +59,10 @@ def _prepare(settings: Settings) -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
-def _run_synth(factory: sessionmaker[Session], patients: int, seed: int, show: bool) -> SynthReport:
+def _run_synth(factory: sessionmaker[Session], patients: int, seed: int, show: bool,
+               until: dt.datetime | None = None) -> SynthReport:
     with _progress(show) as progress:
-        return generate(factory, patients=patients, seed=seed, progress=progress)
+        return generate(factory, patients=patients, seed=seed, progress=progress, until=until)
 
 
 def _print_report(report: SynthReport) -> None:
@@ -134,7 +136,8 @@ def demo_cmd(
     if existing == 0:
         if text:
             console.print(f"Generating the demo organization ({patients:,} patients, seed {seed})...")
-        report = _run_synth(factory, patients, seed, show=text)
+        # the demo day is in progress up to now, so the live operations page has a queue and today's figures
+        report = _run_synth(factory, patients, seed, show=text, until=dt.datetime.now(dt.UTC))
     elif text:
         console.print(f"The database already holds {existing:,} patients; keeping them.")
     logins = ensure_demo_users(factory)

@@ -56,7 +56,7 @@ class _Case:
     reason: str
     channel: str
     opened_at: dt.datetime
-    agent: int
+    agent: int | None
     contacts: list[dict[str, Any]] = field(default_factory=list)
     resolved_at: dt.datetime | None = None
     reopened: int = 0
@@ -113,15 +113,43 @@ def _arrivals(rng: np.random.Generator, n: int, start: dt.date) -> list[dt.datet
     return sorted(out)
 
 
+def _arrivals_until(rng: np.random.Generator, n: int, start: dt.date, since: dt.datetime,
+                    until: dt.datetime) -> list[dt.datetime]:
+    """Arrivals in [since, until) at the year's rate: ``n`` cases over the 365 days from ``start``, shaped by
+    the local weekday and hour (a Poisson count per hour). The demo's "day in progress"."""
+    days = np.arange(365)
+    year_weight = float(np.array(WEEKDAY)[(start.weekday() + days) % 7].sum())
+    hour_total = float(sum(HOURS))
+    out: list[dt.datetime] = []
+    at = since
+    while at < until:
+        stop = min(at + dt.timedelta(hours=1) - dt.timedelta(minutes=at.minute, seconds=at.second,
+                                                              microseconds=at.microsecond), until)
+        local = at.astimezone(TZ)
+        rate = n / year_weight * WEEKDAY[local.weekday()] * HOURS[local.hour] / hour_total
+        span = (stop - at).total_seconds()
+        for _ in range(int(rng.poisson(rate * span / 3600))):
+            out.append(at + dt.timedelta(seconds=float(rng.uniform(0, span))))
+        at = stop
+    return sorted(out)
+
+
 def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[int], start: dt.date,
-                as_of: dt.datetime, n_cases: int) -> list[_Case]:
+                as_of: dt.datetime, n_cases: int, until: dt.datetime | None = None) -> list[_Case]:
+    """A year of cases up to ``as_of`` (midnight); with ``until``, the day goes on to that moment: contacts
+    still being handled then have no end yet, and patients still waiting leave unassigned new cases."""
     maker = _Maker(rng, agents, as_of)
+    arrivals = _arrivals(rng, n_cases, start)
+    cutoff = as_of
+    if until is not None and until > as_of:
+        arrivals += _arrivals_until(rng, n_cases, start, as_of, until)
+        cutoff = until
     reasons = list(REASONS)
     shares = np.array([REASONS[r][0] for r in reasons])
     # a few thousand patients make most contacts: draw case owners from ~30% of the patients
     pool = rng.choice(patient_ids, size=max(1, int(len(patient_ids) * 0.3)), replace=False)
     cases: list[_Case] = []
-    for at in _arrivals(rng, n_cases, start):
+    for at in arrivals:
         reason = reasons[int(rng.choice(len(reasons), p=shares / shares.sum()))]
         channel = CHANNELS[int(rng.choice(len(CHANNELS), p=CHANNEL_SHARE))]
         agent = agents[int(rng.integers(len(agents)))]
@@ -159,15 +187,34 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
                 cases.append(new)
     kept = []
     for case in cases:  # nothing after "now": later contacts are dropped, their cases stay open
-        case.contacts = [c for c in case.contacts if c["started_at"] <= as_of]
-        if not case.contacts:
+        waiting = False
+        contacts = []
+        first = case.contacts[0] if case.contacts else None
+        if until is not None and first is not None and first["direction"] == "inbound" and \
+                first["channel"] in ("email", "portal", "sms") and first["started_at"] <= cutoff and \
+                first["started_at"] > cutoff - dt.timedelta(minutes=float(rng.exponential(180))):
+            case.contacts = []  # a message not answered yet: in the queue until an agent picks it up
+            waiting = True
+        for c in case.contacts:
+            if c["started_at"] > cutoff:
+                continue
+            if c["ended_at"] > cutoff:  # still going on at the cutoff
+                if c["answered_at"] is not None and c["answered_at"] > cutoff or c["agent_id"] is None:
+                    waiting = True  # in the queue: not answered yet
+                    continue
+                c = {**c, "ended_at": None, "resolved": False}
+            contacts.append(c)
+        case.contacts = contacts
+        if not contacts and not waiting:
             continue
-        if case.resolved_at is not None and case.resolved_at > as_of:
+        if case.resolved_at is not None and (case.resolved_at > cutoff or not contacts):
             case.resolved_at = None
         if case.resolved_at is None:
             case.status = "in_progress" if any(c["agent_id"] for c in case.contacts) else "new"
+            if waiting and case.status == "new":
+                case.agent = None  # waiting for an agent: the live queue shows it
         else:
-            case.status = "closed" if as_of - case.resolved_at > dt.timedelta(days=3) else "resolved"
+            case.status = "closed" if cutoff - case.resolved_at > dt.timedelta(days=3) else "resolved"
         kept.append(case)
     return kept
 
@@ -186,7 +233,8 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
     start, end = ctx.window
     as_of = dt.datetime.combine(end, dt.time(0), dt.UTC)
     cases = build_cases(ctx.rng("contacts"), patient_ids, sorted(org.agents), start, as_of,
-                        n_cases=int(len(patient_ids) * 1.45))
+                        n_cases=int(len(patient_ids) * 1.45), until=ctx.until)
+    as_of = max(as_of, ctx.until or as_of)
     hours = sla.calendar_for(db, None)
     policies: dict[tuple[str, str], tuple[int, int, bool]] = {}
     supervisors = sorted(org.supervisors)

@@ -47,6 +47,9 @@ class SynthContext:
     actor: Actor = field(default_factory=lambda: Actor.system("synth"))
     state: dict[str, Any] = field(default_factory=dict)  # shared between steps (e.g. "org" -> OrgRefs)
     session: Session | None = None  # set by the runner for the step being run
+    # the clock on the as_of day: when set, the service desk's day is in progress up to this moment (the demo
+    # passes "now" so the live operations page has a queue and today's figures); None ends at midnight
+    until: dt.datetime | None = None
 
     def rng(self, name: str) -> np.random.Generator:
         """A generator that depends only on the seed and ``name``: adding a step never shifts another's draws."""

@@ -91,12 +91,20 @@ def generate(
     as_of: dt.date | None = None,
     chunk_size: int = 5000,
     only: Iterable[str] | None = None,
+    until: dt.datetime | None = None,
 ) -> SynthReport:
     """Load the demo organization. Each step commits on its own with one ``synth.load`` audit event."""
     if patients < 0:
         raise ValueError("patients must be zero or more")
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
+    day = as_of or dt.date.today()
+    if until is not None:
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware")
+        midnight = dt.datetime.combine(day, dt.time(0), dt.UTC)
+        if not midnight <= until < midnight + dt.timedelta(days=1):
+            raise ValueError(f"until ({until.isoformat()}) must fall on the as_of day {day.isoformat()} (UTC)")
     steps = discover_steps()
     if only is not None:
         wanted = set(only)
@@ -105,7 +113,7 @@ def generate(
             raise ValueError(f"unknown synth step(s): {', '.join(sorted(unknown))}")
         steps = [s for s in steps if s.name in wanted or s.name == "org"]
     ctx = SynthContext(session_factory=session_factory, seed=seed, patients=patients,
-                       as_of=as_of or dt.date.today(), progress=progress or _no_progress, chunk_size=chunk_size)
+                       as_of=day, progress=progress or _no_progress, chunk_size=chunk_size, until=until)
     results: list[StepResult] = []
     for step in steps:
         started = time.perf_counter()

@@ -42,3 +42,26 @@ def test_same_seed_same_cases() -> None:
         return [(c.patient_id, c.reason, c.opened_at, len(c.contacts)) for c in cases]
 
     assert run(1) == run(1) and run(1) != run(2)
+
+
+def test_demo_day_in_progress_fills_the_live_view(session_factory, db) -> None:  # type: ignore[no-untyped-def]
+    """``pxm demo`` loads the day up to "now": the supervisor's live page shows a queue and today's figures."""
+    from pxm.operations.live.service import snapshot
+
+    until = dt.datetime(2025, 7, 1, 19, 30, tzinfo=dt.UTC)  # a Tuesday, 14:30 in Chicago
+    generate(session_factory, patients=6000, seed=5, as_of=AS_OF, only=["patients", "contacts"], until=until)
+    rows = load_contacts(db)
+    assert max(r.started_at for r in rows) <= until
+    today = [r for r in rows if r.started_at >= NOW]
+    assert len(today) > 10
+    assert any(r.ended_at is None for r in today)  # agents are on some contacts right now
+    snap = snapshot(db, now=until, timezone="America/Chicago")
+    assert snap["today"]["contacts"] > 10 and snap["today"]["aht_seconds"] > 0
+    assert snap["queue"]["waiting"] >= 1 and snap["queue"]["longest_wait_seconds"] > 0
+
+
+def test_until_must_be_on_the_as_of_day(session_factory) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    with pytest.raises(ValueError, match="must fall on the as_of day"):
+        generate(session_factory, patients=10, as_of=AS_OF, until=dt.datetime(2025, 7, 2, 1, tzinfo=dt.UTC))
