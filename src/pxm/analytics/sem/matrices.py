@@ -7,6 +7,7 @@ Loadings ``f =~ x`` sit in ``A[x, f]``, regressions ``y ~ x`` in ``A[y, x]``, ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,118 @@ class RAM:
         S[self.s_rc[:, 1], self.s_rc[:, 0]] = theta[self.s_k]
         m[self.m_r] = theta[self.m_k]
         return A, S, m
+
+    @cached_property
+    def layout(self) -> Layout:
+        return Layout(self)
+
+    def with_exo(self, exo_cov: Array, exo_mean: Array | None, pt: ParTable) -> RAM:
+        """The same model with fixed.x values from another sample; the layout is shared, not rebuilt."""
+        fresh = build_ram(pt, exo_cov, exo_mean)
+        if "layout" in self.__dict__:
+            fresh.__dict__["layout"] = self.__dict__["layout"]
+        return fresh
+
+
+def _nilpotency(pattern: NDArray[Any]) -> int:
+    """Smallest d with pattern^d = 0 (so (I - A)^-1 = I + A + ... + A^(d-1)), 0 when A has a cycle."""
+    P = pattern.astype(np.int64)
+    Pk = P.copy()
+    d = 1
+    while Pk.any():
+        if d > len(P):
+            return 0
+        Pk = ((Pk @ P) > 0).astype(np.int64)
+        d += 1
+    return d
+
+
+class Layout:
+    """Index structure of a RAM model, computed once per model: where theta goes in A and S, and the gather
+    indices behind the closed-form ML gradient and Hessian (see objective.MLProblem).
+
+    Every free A or S entry e ("entry", several entries share a parameter under equality labels) moves the total
+    covariance T = B S B' by c_e (z_u z_v' + z_v z_u') with z in the 2n columns of Z = [I | S B']: for
+    A[i, j], u = i and v = n + j, c = 1; for S[u, v], u and v, c = 1/2 on the diagonal, else 1."""
+
+    def __init__(self, ram: RAM) -> None:
+        n, p, q = ram.n, ram.p, ram.q
+        self.n, self.p, self.q = n, p, q
+        m = 2 * n
+        ai, aj = ram.a_rc[:, 0], ram.a_rc[:, 1]
+        su, sv = ram.s_rc[:, 0], ram.s_rc[:, 1]
+        # theta -> one (2, n, n) buffer holding A then S
+        self.put_at = np.concatenate([ai * n + aj, n * n + su * n + sv, n * n + sv * n + su]).astype(np.intp)
+        self.put_k = np.concatenate([ram.a_k, ram.s_k, ram.s_k]).astype(np.intp)
+        pattern = ram.A0 != 0
+        pattern[ai, aj] = True
+        self.depth = _nilpotency(pattern)
+        self.eye = np.eye(n)
+        na = len(ai)
+        self.na = na
+        iu = np.concatenate([ai, su]).astype(np.intp)
+        iv = np.concatenate([n + aj, sv]).astype(np.intp)
+        c = np.concatenate([np.ones(na), np.where(su == sv, 0.5, 1.0)])
+        ek = np.concatenate([ram.a_k, ram.s_k]).astype(np.intp)
+        ne = len(ek)
+        self.ne = ne
+        self.grad_at = iu * m + iv  # flat index into Z'F' G F Z
+        self.grad_w = 2.0 * c
+        # free parameters moved by the covariance structure (means are not: F_ML holds them fixed)
+        self.active = np.unique(ek)
+        self.direct = bool(ne == q and np.array_equal(ek, np.arange(q)))
+        if not self.direct:
+            agg = np.zeros((ne, len(self.active)))
+            agg[np.arange(ne), np.searchsorted(self.active, ek)] = 1.0
+            self.agg = agg
+        # Hessian over entry pairs r <= s, in LAPACK's packed upper order (column by column)
+        r, s = np.triu_indices(ne)
+        order = np.lexsort((r, s))
+        r, s = r[order], s[order]
+        self.pair_r, self.pair_s = r, s
+        self.pairs = r * ne + s
+        # gather buffer: [Z'F'WFZ | Z'F'GFZ | B | M = B S Gn | T = B S B' | 0]
+        off_pg, off_b = m * m, 2 * m * m
+        off_m, off_t = off_b + n * n, off_b + 2 * n * n
+        zero = off_b + 3 * n * n
+        self.buffer_size = zero + 1
+        ur, us, vr, vs = iu[r], iu[s], iv[r], iv[s]
+        idx = np.full((18, len(r)), zero, dtype=np.intp)
+        idx[0], idx[1] = ur * m + vs, us * m + vr  # Wuv o Wuv'
+        idx[2], idx[3] = ur * m + us, vr * m + vs  # Wuu o Wvv
+        idx[4], idx[5] = us * m + vr, off_pg + ur * m + vs  # Wuv' o Guv
+        idx[6], idx[7] = ur * m + vs, off_pg + us * m + vr  # Wuv o Guv'
+        idx[8], idx[9] = ur * m + us, off_pg + vr * m + vs  # Wuu o Gvv
+        idx[10], idx[11] = vr * m + vs, off_pg + ur * m + us  # Wvv o Guu
+        cc = c[r] * c[s]
+        w = np.zeros((9, len(r)))
+        w[0:2] = 2.0 * cc
+        w[2:6] = -2.0 * cc
+        # second derivatives of T: pairs with an A entry (Gn = F'B' G F B is the top-left n x n of Z'F'GFZ)
+        is_a = np.arange(ne) < na
+        aa = is_a[r] & is_a[s]
+        as_ = is_a[r] != is_a[s]
+        pa = np.where(is_a[r], r, s)  # the A entry of the pair
+        ps = np.where(is_a[r], s, r)  # the other one
+        if na:
+            ia, ja = ai[np.minimum(pa, na - 1)], aj[np.minimum(pa, na - 1)]
+            k = np.flatnonzero(aa)
+            ib, jb = ai[ps[k]], aj[ps[k]]
+            i1, j1 = ia[k], ja[k]
+            idx[12, k], idx[13, k] = off_b + jb * n + i1, off_m + j1 * n + ib
+            idx[14, k], idx[15, k] = off_b + j1 * n + ib, off_m + jb * n + i1
+            idx[16, k], idx[17, k] = off_t + j1 * n + jb, off_pg + i1 * m + ib
+            w[6:9, k] = 2.0
+            k = np.flatnonzero(as_)
+            e = ps[k] - na
+            u_, v_ = su[e], sv[e]
+            i1, j1 = ia[k], ja[k]
+            idx[12, k], idx[13, k] = off_b + j1 * n + u_, off_pg + i1 * m + v_
+            idx[14, k], idx[15, k] = off_b + j1 * n + v_, off_pg + i1 * m + u_
+            w[6:8, k] = 2.0 * c[ps[k]]
+        self.hess_at = idx
+        self.hess_w = w
+        self.off_b = off_b
 
 
 def position(pt: ParTable, lhs: str, op: str, rhs: str) -> tuple[str, int, int]:

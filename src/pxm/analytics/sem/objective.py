@@ -6,10 +6,13 @@ dF/dSigma = Sigma^-1 (Sigma - S) Sigma^-1, pushed through the RAM matrices witho
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy.linalg import lapack
 
 from .implied import Moments, jacobian, moments
-from .matrices import RAM, Array
+from .matrices import RAM, Array, Layout
 
 
 def logdet_pd(M: Array) -> float | None:
@@ -74,3 +77,118 @@ def whitened(J: Array, sigma: Array) -> Array:
     M = (J.reshape(q * p, p) @ L).reshape(q, p, p)
     K = (np.ascontiguousarray(M.transpose(0, 2, 1)).reshape(q * p, p) @ L)
     return K.reshape(q, p * p)
+
+
+@dataclass
+class Point:
+    """One evaluation of F_ML: the objective and what the gradient and Hessian reuse."""
+
+    theta: Array
+    f: float
+    B: Array  # (I - A)^-1
+    K: Array  # S B'
+    W: Array  # Sigma^-1
+    FZ: Array | None = None  # F B [I | K], p x 2n
+    PG: Array | None = None  # Z'F' G F Z with G = W - W S W
+    g: Array | None = None
+
+
+class MLProblem:
+    """F_ML(theta; S) for one model and one sample covariance, with its closed-form gradient and Hessian.
+
+    All work is on n x n (or 2n x 2n) matrices and gathers of precomputed indices (matrices.Layout): no
+    (q, p, p) Jacobian and no per-call numpy.linalg overhead (LAPACK is called directly)."""
+
+    def __init__(self, ram: RAM, S: Array) -> None:
+        self.ram = ram
+        self.lay: Layout = ram.layout
+        self.S = np.ascontiguousarray(S, dtype=float)
+        L, info = lapack.dpotrf(self.S.T, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the sample covariance matrix is not positive definite")
+        self.logdet_S = 2.0 * float(np.log(L.diagonal()).sum())
+        self.base = np.stack([ram.A0, ram.S0])
+        self.zbuf = np.zeros((ram.n, 2 * ram.n))
+        self.zbuf[:, : ram.n] = self.lay.eye
+
+    def point(self, theta: Array) -> Point | None:
+        """F_ML at theta, or None when the implied covariance is not positive definite."""
+        lay = self.lay
+        AS = self.base.copy()
+        AS.put(lay.put_at, theta.take(lay.put_k))
+        A, Sm = AS[0], AS[1]
+        d = lay.depth
+        if d == 2:
+            B = lay.eye + A
+        elif d == 1:
+            B = lay.eye
+        elif d == 3:
+            B = lay.eye + A @ (lay.eye + A)
+        else:
+            B = np.linalg.inv(lay.eye - A)
+        K = Sm @ B.T
+        p = lay.p
+        sigma = B[:p] @ K[:, :p]
+        L, info = lapack.dpotrf(sigma.T, lower=1)
+        if info != 0:
+            return None
+        Li, info = lapack.dtrtri(L, lower=1)
+        if info != 0:
+            return None
+        W = Li.T @ Li
+        f = 2.0 * float(np.log(L.diagonal()).sum()) + float(np.vdot(self.S, W)) - self.logdet_S - p
+        if not np.isfinite(f):
+            return None
+        return Point(theta, f, B, K, W)
+
+    def gradient(self, pt: Point) -> Array:
+        if pt.g is not None:
+            return pt.g
+        lay = self.lay
+        W = pt.W
+        G = W - W @ self.S @ W
+        z = self.zbuf.copy()
+        z[:, lay.n:] = pt.K
+        FZ = pt.B[: lay.p] @ z
+        PG = FZ.T @ (G @ FZ)
+        ge = PG.take(lay.grad_at) * lay.grad_w
+        if lay.direct:
+            g = ge
+        else:
+            g = np.zeros(lay.q)
+            g[lay.active] = ge @ lay.agg
+        pt.FZ, pt.PG, pt.g = FZ, PG, g
+        return g
+
+    def hessian_terms(self, pt: Point) -> Array:
+        """The nine product terms of the Hessian per entry pair (rows: see Layout); gradient() first."""
+        lay = self.lay
+        assert pt.FZ is not None and pt.PG is not None
+        FZ = pt.FZ
+        PW = FZ.T @ (pt.W @ FZ)
+        n = lay.n
+        M = pt.K.T @ pt.PG[:n, :n]
+        T = pt.B @ pt.K
+        buf = np.concatenate((PW.ravel(), pt.PG.ravel(), pt.B.ravel(), M.ravel(), T.ravel(), _ZERO))
+        X = buf.take(lay.hess_at)
+        return X[0::2] * X[1::2]
+
+    def hessian_packed(self, terms: Array, exact: bool = True) -> Array:
+        """Hessian over entries (exact, or the expected information with ``exact=False``), packed upper."""
+        lay = self.lay
+        if exact:
+            return np.einsum("tk,tk->k", terms, lay.hess_w)
+        return np.einsum("tk,tk->k", terms[:2], lay.hess_w[:2])
+
+    def full(self, packed: Array) -> Array:
+        """Packed entry Hessian -> full matrix over the active parameters (lay.active)."""
+        lay = self.lay
+        H = np.empty((lay.ne, lay.ne))
+        H[lay.pair_r, lay.pair_s] = packed
+        H[lay.pair_s, lay.pair_r] = packed
+        if lay.direct:
+            return H
+        return lay.agg.T @ H @ lay.agg
+
+
+_ZERO = np.zeros(1)

@@ -1,5 +1,5 @@
-"""Stage 6: optimisation. Fisher scoring with step halving, polished by Newton steps on a Hessian obtained
-by differencing the analytic gradient, until the gradient norm is below ``tol``."""
+"""Stage 6: optimisation. Newton's method on the closed-form ML Hessian (Fisher scoring where the Hessian is
+not positive definite) with step halving, until the largest gradient element is below ``tol``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack
 
-from .implied import jacobian, moments
 from .matrices import RAM, Array
-from .objective import expected_hessian_from, ml_gradient_from, ml_objective, ml_value
+from .objective import MLProblem, Point, ml_objective
 
 
 @dataclass(frozen=True)
@@ -43,63 +43,110 @@ def _solve(H: Array, g: Array) -> Array:
 
 def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: int = 500,
            polish: bool = True) -> OptResult:
-    """Minimise F_ML(theta; S); numerical breakdowns end as a non-converged result, never an exception."""
+    """Minimise F_ML(theta; S); numerical breakdowns end as a non-converged result, never an exception.
+
+    ``polish`` is accepted for compatibility; Newton steps are always used where the Hessian allows."""
     try:
-        return _fit_ml(ram, S, theta0, tol=tol, maxiter=maxiter, polish=polish)
+        prob = MLProblem(ram, S)
+        return newton(prob, theta0, tol=tol, maxiter=maxiter)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
         return OptResult(theta0.astype(float).copy(), float("inf"), np.full(ram.q, np.nan), 0, False,
                          f"numerical breakdown ({exc})")
 
 
-def _fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float, maxiter: int, polish: bool) -> OptResult:
-    logdet_S = float(np.linalg.slogdet(S)[1])
+def _newton_step(prob: MLProblem, packed: Array, g: Array) -> Array | None:
+    """Solve H step = g on the active parameters by Cholesky; None when H is not positive definite."""
+    lay = prob.lay
+    ga = g if lay.direct else g[lay.active]
+    if lay.direct:
+        U, info = lapack.dpptrf(lay.ne, packed)
+        if info != 0:
+            return None
+        x, info = lapack.dpptrs(lay.ne, U, ga)
+    else:
+        H = prob.full(packed)
+        L, info = lapack.dpotrf(H, lower=1)
+        if info != 0:
+            return None
+        x, info = lapack.dpotrs(L, ga, lower=1)
+    if info != 0 or not np.all(np.isfinite(x)):
+        return None
+    if lay.direct:
+        return x
+    step = np.zeros(lay.q)
+    step[lay.active] = x
+    return step
+
+
+def _fallback_step(prob: MLProblem, packed: Array, g: Array) -> Array:
+    """Least-squares step on the expected information (singular or nearly so)."""
+    lay = prob.lay
+    H = prob.full(packed)
+    ga = g if lay.direct else g[lay.active]
+    x = np.linalg.lstsq(H, ga, rcond=None)[0]
+    if lay.direct:
+        return x
+    step = np.zeros(lay.q)
+    step[lay.active] = x
+    return step
+
+
+def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int = 500) -> OptResult:
+    """Newton's method on the closed-form Hessian of F_ML, with Fisher scoring (the expected information)
+    wherever the Hessian is not positive definite, and step halving. Quadratic convergence near the optimum:
+    typically 5-8 Hessians from the start values, 2-4 from a nearby solution."""
+    q = prob.lay.q
     theta = theta0.astype(float).copy()
-    mom = moments(ram, theta)
-    f = ml_value(mom.sigma, S, logdet_S)
-    if not np.isfinite(f):
-        return OptResult(theta, f, np.full(ram.q, np.nan), 0, False, "starting values give a non-positive-"
+    pt = prob.point(theta)
+    if pt is None:
+        return OptResult(theta, float("inf"), np.full(q, np.nan), 0, False, "starting values give a non-positive-"
                          "definite implied covariance matrix")
-    g = ml_gradient_from(ram, mom, S)
-    it = 0
-    newton_ok = polish
+    g = prob.gradient(pt)
     for it in range(1, maxiter + 1):
         gmax = float(np.max(np.abs(g))) if g.size else 0.0
         if gmax < tol:
-            return OptResult(theta, f, g, it - 1, True, "converged")
-        J, _ = jacobian(ram, mom)
-        H = expected_hessian_from(J, mom.sigma)
-        if newton_ok and gmax < 1e-2:
-            try:
-                Hinv = np.linalg.inv(H)
-            except np.linalg.LinAlgError:
-                Hinv = None
-            if Hinv is not None:
-                pol = fit_ml_bfgs(ram, S, theta, Hinv, tol=tol, maxiter=200)
-                if pol.converged and pol.f <= f + 1e-12:
-                    return OptResult(pol.theta, pol.f, pol.grad, it + pol.iterations, True, "converged")
-            newton_ok = False
-        step = _solve(H, g)
-        t = 1.0
-        accepted = False
-        for _ in range(40):
-            cand = theta - t * step
-            mom_c = moments(ram, cand)
-            f_c = ml_value(mom_c.sigma, S, logdet_S)
-            if np.isfinite(f_c) and f_c <= f + 1e-12 * max(1.0, abs(f)):
-                accepted = True
+            return OptResult(pt.theta, pt.f, g, it - 1, True, "converged")
+        terms = prob.hessian_terms(pt)
+        moved = False
+        for exact in (True, False):
+            packed = prob.hessian_packed(terms, exact)
+            step = _newton_step(prob, packed, g)
+            if step is None:
+                if exact:
+                    continue
+                step = _fallback_step(prob, packed, g)
+            nxt = _line_search(prob, pt, g, step, gmax)
+            if nxt is not None:
+                pt, g, moved = nxt, prob.gradient(nxt), True
                 break
-            t *= 0.5
-        if not accepted:
+        if not moved:
             if gmax < 1e-6:  # at numerical precision of the objective
-                return OptResult(theta, f, g, it, gmax < 1e-6, "converged (objective flat to precision)")
-            if newton_ok:
-                newton_ok = False
-                continue
-            return OptResult(theta, f, g, it, False, "line search failed")
-        theta, mom, f = cand, mom_c, f_c
-        g = ml_gradient_from(ram, mom, S)
+                return OptResult(pt.theta, pt.f, g, it, True, "converged (objective flat to precision)")
+            return OptResult(pt.theta, pt.f, g, it, False, "line search failed")
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    return OptResult(theta, f, g, maxiter, gmax < 1e-6, "iteration limit reached")
+    return OptResult(pt.theta, pt.f, g, maxiter, gmax < 1e-6, "iteration limit reached")
+
+
+def _line_search(prob: MLProblem, pt: Point, g: Array, step: Array, gmax: float) -> Point | None:
+    """Backtracking from the full step: sufficient decrease (Armijo), or, where f is flat to rounding, a smaller
+    gradient."""
+    slope = -float(g @ step)
+    if not slope < 0:
+        return None
+    flat = 1e-13 * max(1.0, abs(pt.f))
+    t = 1.0
+    for _ in range(40):
+        cand = prob.point(pt.theta - t * step)
+        if cand is not None:
+            if cand.f <= pt.f + 1e-4 * t * slope:
+                prob.gradient(cand)
+                return cand
+            if cand.f <= pt.f + flat:
+                gc = prob.gradient(cand)
+                if float(np.max(np.abs(gc))) < gmax:
+                    return cand
+        t *= 0.5
+    return None
 
 
 def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float = 1e-7,
