@@ -128,7 +128,10 @@ def test_mlr_with_fiml_equals_mlr_without_missing_and_runs_with_missing(hs39):
     b = fit(REF["model"], hs39, estimator="MLR", missing="fiml")
     assert b.fit["chisq_scaling_factor"] == pytest.approx(a.fit["chisq_scaling_factor"], abs=1e-6)
     assert b.fit["baseline_chisq_scaling_factor"] == pytest.approx(a.fit["baseline_chisq_scaling_factor"], abs=1e-6)
-    assert b.fit["cfi_robust"] == pytest.approx(a.fit["cfi_robust"], abs=1e-6)
+    # under FIML the robust CFI is lavaan's FIML-corrected one (Zhang & Savalei 2023), which uses the h1-based
+    # information instead of the model Hessian and so differs slightly even without missing values
+    assert b.fit["cfi_robust"] == pytest.approx(a.fit["cfi_robust"], abs=5e-3)
+    assert b.fit["cfi_robust"] != pytest.approx(a.fit["cfi_robust"], abs=1e-6)
     for row in a.parameters:
         if row["free"]:
             assert b.param(row["lhs"], row["op"], row["rhs"])["se"] == pytest.approx(row["se"], abs=1e-6)

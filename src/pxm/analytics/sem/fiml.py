@@ -1,21 +1,35 @@
 """Full-information ML with missing data (Arbuckle 1996; lavaan's missing = "ml").
 
-Casewise normal likelihood grouped by missing-data pattern, with a mean structure (free intercepts);
-standard errors from the observed information (Hessian of the log-likelihood, by differencing the analytic
-gradient). The saturated (h1) model is fitted by EM (Dempster, Laird & Rubin 1977); the baseline model is
-independence with free means and variances.
+Casewise normal likelihood grouped by missing-data pattern (``fiml_patterns``), with a mean structure (free
+intercepts). Estimation: BFGS started from the inverse expected information (Fisher scoring as fallback), then
+Newton steps on the Hessian from differencing the analytic gradient. Standard errors from that observed
+information. The saturated (h1) model is fitted by EM; the baseline model is independence with free means and
+variances. Fit measures with a mean structure as lavaan computes them (mean residuals in RMR/SRMR/CRMR, the
+FIML-corrected robust RMSEA/CFI/TLI of Zhang & Savalei 2023).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import optimize as sopt
 
 from .data import Sample
+from .fiml_patterns import (
+    LOG2PI,
+    Patterns,
+    Resampler,
+    delta,
+    em_saturated,
+    evaluate,
+    h1_information,
+    loglik,
+    patterns,
+    resampler,
+    vech_rows,
+)
 from .fit_measures import ml_fit_measures
 from .implied import jacobian, moments
 from .information import observed_vcov
@@ -23,129 +37,122 @@ from .matrices import RAM, Array
 from .optimize import OptResult, fit_ml, numeric_hessian
 from .partable import ParTable
 
-LOG2PI = math.log(2 * math.pi)
+__all__ = ["Patterns", "Resampler", "delta", "em_saturated", "evaluate", "fit_fiml", "h1_information", "loglik",
+           "patterns", "resampler", "vech_rows"]
 
 
-@dataclass(frozen=True)
-class Pattern:
-    obs: Array  # indices of observed variables
-    n: int
-    mean: Array
-    cov: Array  # biased covariance about the pattern mean
-    rows: Array
-
-
-def patterns(X: Array) -> list[Pattern]:
-    mask = ~np.isnan(X)
-    keys, inverse = np.unique(mask, axis=0, return_inverse=True)
-    out = []
-    for k, key in enumerate(keys):
-        rows = np.flatnonzero(inverse.ravel() == k)
-        o = np.flatnonzero(key)
-        Xg = X[np.ix_(rows, o)]
-        m = Xg.mean(axis=0)
-        D = Xg - m
-        out.append(Pattern(o, len(rows), m, D.T @ D / len(rows), rows))
-    return out
-
-
-def loglik(pats: list[Pattern], mu: Array, sigma: Array) -> float:
-    total = 0.0
-    for pt in pats:
-        o = pt.obs
-        Soo = sigma[np.ix_(o, o)]
-        try:
-            L = np.linalg.cholesky(Soo)
-        except np.linalg.LinAlgError:
-            return -math.inf
-        inv = np.linalg.inv(Soo)
-        d = pt.mean - mu[o]
-        M = pt.cov + np.outer(d, d)
-        total += -0.5 * pt.n * (len(o) * LOG2PI + 2 * np.log(np.diag(L)).sum() + np.sum(inv * M))
-    return float(total)
-
-
-def em_saturated(X: Array, maxiter: int = 5000, tol: float = 1e-11) -> tuple[Array, Array, float]:
-    """EM estimates of the unrestricted mean and covariance, and the maximised log-likelihood."""
-    n, p = X.shape
-    pats = patterns(X)
-    mu = np.nanmean(X, axis=0)
-    sigma = np.diag(np.nanvar(X, axis=0))
-    prev = -math.inf
-    for _ in range(maxiter):
-        T1 = np.zeros(p)
-        T2 = np.zeros((p, p))
-        for pt in pats:
-            o = pt.obs
-            m = np.setdiff1d(np.arange(p), o)
-            Xo = X[np.ix_(pt.rows, o)]
-            if m.size == 0:
-                T1 += Xo.sum(axis=0)
-                T2 += Xo.T @ Xo
-                continue
-            B = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])  # o x m
-            Xm = mu[m] + (Xo - mu[o]) @ B
-            C = sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ B
-            full = np.empty((len(pt.rows), p))
-            full[:, o] = Xo
-            full[:, m] = Xm
-            T1 += full.sum(axis=0)
-            T2 += full.T @ full
-            T2[np.ix_(m, m)] += len(pt.rows) * C
-        mu = T1 / n
-        sigma = T2 / n - np.outer(mu, mu)
-        ll = loglik(pats, mu, sigma)
-        if abs(ll - prev) < tol * max(1.0, abs(ll)):
-            break
-        prev = ll
-    return mu, sigma, loglik(pats, mu, sigma)
-
-
-def _objective(ram: RAM, theta: Array, pats: list[Pattern], n: int) -> tuple[float, Array]:
+def _objective(ram: RAM, theta: Array, pats: Patterns, n: float | None = None) -> tuple[float, Array]:
     """Mean negative log-likelihood per case and its gradient."""
     mom = moments(ram, theta)
-    p = ram.p
-    G = np.zeros((p, p))
-    gmu = np.zeros(p)
-    total = 0.0
-    for pt in pats:
-        o = pt.obs
-        Soo = mom.sigma[np.ix_(o, o)]
-        try:
-            L = np.linalg.cholesky(Soo)
-        except np.linalg.LinAlgError:
-            return math.inf, np.full(ram.q, np.nan)
-        inv = np.linalg.inv(Soo)
-        d = pt.mean - mom.mu[o]
-        M = pt.cov + np.outer(d, d)
-        total += 0.5 * pt.n * (len(o) * LOG2PI + 2 * np.log(np.diag(L)).sum() + np.sum(inv * M))
-        G[np.ix_(o, o)] += 0.5 * pt.n * (inv - inv @ M @ inv)
-        gmu[o] -= pt.n * (inv @ d)
+    ev = evaluate(pats, mom.sigma, mom.mu)
+    if ev is None:
+        return math.inf, np.full(ram.q, np.nan)
     J, Jm = jacobian(ram, mom)
-    g = np.einsum("kij,ij->k", J, G) + Jm @ gmu
-    return total / n, g / n
+    g = np.einsum("kij,ij->k", J, ev.G) + Jm @ ev.gmu
+    n = pats.n_total if n is None else n
+    return ev.f / n, g / n
 
 
-def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
-             robust: bool = False) -> tuple[OptResult, Array, dict[str, Any]]:
-    assert sample.X is not None
-    X = sample.X
-    n = X.shape[0]
-    pats = patterns(X)
-    # start: ML on the EM covariance, intercepts at the EM means
-    start = fit_ml(ram, sample.cov, theta0, tol=1e-8)
-    theta = start.theta if start.converged else theta0
-    theta[ram.m_k] = sample.mean[ram.m_r]
+def expected_information(ram: RAM, theta: Array, pats: Patterns) -> Array | None:
+    mom = moments(ram, theta)
+    ev = evaluate(pats, mom.sigma, mom.mu)
+    if ev is None:
+        return None
+    D = delta(*jacobian(ram, mom))
+    return D @ h1_information(pats, ev.W) @ D.T
 
-    def fun(t: Array) -> tuple[float, Array]:
-        return _objective(ram, t, pats, n)
 
-    res = sopt.minimize(fun, theta, jac=True, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000})
-    theta = res.x
-    f, g = fun(theta)
-    it = int(res.nit)
-    for _ in range(20):  # Newton polish on the observed Hessian
-        if float(np.max(np.abs(g))) < 1e-10:
+def bfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, H0inv: Array, *, tol: float = 1e-7,
+         maxiter: int = 200) -> OptResult:
+    """BFGS from a nearby solution with its inverse Hessian (warm start for resamples); Armijo backtracking."""
+    x = x0.astype(float).copy()
+    f, g = fun(x)
+    if not np.isfinite(f):
+        return OptResult(x, f, g, 0, False, "non-positive-definite implied covariance at the start")
+    Hk = H0inv.copy()
+    for it in range(1, maxiter + 1):
+        gmax = float(np.max(np.abs(g))) if g.size else 0.0
+        if gmax < tol:
+            return OptResult(x, f, g, it - 1, True, "converged")
+        d = -Hk @ g
+        slope = float(g @ d)
+        if slope >= 0:
+            Hk = H0inv.copy()
+            d = -Hk @ g
+            slope = float(g @ d)
+        t = 1.0
+        for _ in range(30):
+            xn = x + t * d
+            fn, gn = fun(xn)
+            if np.isfinite(fn) and (fn <= f + 1e-4 * t * slope
+                                    or (gmax < 1e-5 and float(np.max(np.abs(gn))) < 0.5 * gmax)):
+                break
+            t *= 0.5
+        else:
+            return OptResult(x, f, g, it, gmax < 1e-6, "stopped: no further progress at numerical precision")
+        s_, y = xn - x, gn - g
+        sy = float(s_ @ y)
+        if sy > 1e-300:
+            rho = 1.0 / sy
+            Hy = Hk @ y
+            Hk = Hk + ((sy + y @ Hy) * rho * rho) * np.outer(s_, s_) - rho * (np.outer(Hy, s_) + np.outer(s_, Hy))
+        x, f, g = xn, fn, gn
+    return OptResult(x, f, g, maxiter, float(np.max(np.abs(g))) < 1e-6, "iteration limit reached")
+
+
+def fisher_scoring(ram: RAM, pats: Patterns, theta0: Array, *, tol: float = 1e-9,
+                   maxiter: int = 200) -> OptResult:
+    """Fisher scoring on the FIML likelihood with step halving (the expected information as metric)."""
+    n = pats.n_total
+    theta = theta0.astype(float).copy()
+    f, g = _objective(ram, theta, pats, n)
+    if not np.isfinite(f):
+        return OptResult(theta, f, g, 0, False, "starting values give a non-positive-definite implied "
+                         "covariance matrix for some missing-data pattern")
+    for it in range(1, maxiter + 1):
+        gmax = float(np.max(np.abs(g)))
+        if gmax < tol:
+            return OptResult(theta, f, g, it - 1, True, "converged")
+        info = expected_information(ram, theta, pats)
+        if info is None:
+            break
+        try:
+            step = np.linalg.solve(info, g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(info, g, rcond=None)[0]
+        t = 1.0
+        for _ in range(40):
+            fn, gn = _objective(ram, theta - t * step, pats, n)
+            if np.isfinite(fn) and fn <= f + 1e-12 * max(1.0, abs(f)):
+                break
+            t *= 0.5
+        else:
+            return OptResult(theta, f, g, it, gmax < 1e-6, "line search failed")
+        theta, f, g = theta - t * step, fn, gn
+    gmax = float(np.max(np.abs(g)))
+    return OptResult(theta, f, g, maxiter, gmax < 1e-6, "iteration limit reached")
+
+
+def _quasi_newton(ram: RAM, pats: Patterns, theta0: Array, *, tol: float) -> OptResult:
+    """BFGS started from the inverse expected information at theta0 (superlinear where Fisher scoring, with a
+    large fraction of missing information, converges slowly)."""
+    info = expected_information(ram, theta0, pats)
+    if info is None:
+        return OptResult(theta0, math.inf, np.full(ram.q, np.nan), 0, False, "not positive definite")
+    try:
+        H0inv = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        H0inv = np.linalg.pinv(info)
+    n = pats.n_total
+    return bfgs(lambda t: _objective(ram, t, pats, n), theta0, H0inv, tol=tol, maxiter=1000)
+
+
+def newton_polish(fun: Callable[[Array], tuple[float, Array]], theta: Array, f: float, g: Array,
+                  tol: float = 1e-10, maxiter: int = 20) -> tuple[Array, float, Array, int]:
+    """Newton steps on the Hessian from differencing the analytic gradient, until |g| < tol."""
+    it = 0
+    for _ in range(maxiter):
+        if float(np.max(np.abs(g))) < tol:
             break
         H = numeric_hessian(lambda t: fun(t)[1], theta)
         try:
@@ -162,12 +169,39 @@ def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
             break
         theta, f, g = theta - t * step, fn, gn
         it += 1
+    return theta, f, g, it
+
+
+def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
+             robust: bool = False) -> tuple[OptResult, Array, dict[str, Any]]:
+    assert sample.X is not None
+    X = sample.X
+    n = X.shape[0]
+    pats = patterns(X)
+    # start: ML on the EM covariance, intercepts at the EM means
+    start = fit_ml(ram, sample.cov, theta0, tol=1e-8)
+    theta = start.theta if start.converged else theta0
+    theta[ram.m_k] = sample.mean[ram.m_r]
+
+    def fun(t: Array) -> tuple[float, Array]:
+        return _objective(ram, t, pats, n)
+
+    res = _quasi_newton(ram, pats, theta, tol=1e-9)
+    if not res.converged:
+        res = fisher_scoring(ram, pats, res.theta if np.isfinite(res.f) else theta0, tol=1e-6)
+    theta, f, g = res.theta, res.f, res.grad
+    if not np.isfinite(f):
+        theta = theta0
+        f, g = fun(theta)
+    theta, f, g, polished = newton_polish(fun, theta, f, g)
     gmax = float(np.max(np.abs(g)))
-    opt = OptResult(theta, f, g, it, gmax < 1e-6, "converged" if gmax < 1e-6 else "not converged")
+    opt = OptResult(theta, f, g, res.iterations + polished, gmax < 1e-6,
+                    "converged" if gmax < 1e-6 else "not converged")
     H = numeric_hessian(lambda t: fun(t)[1], theta)
     vcov, _ = observed_vcov(H, n)
     logl = -n * f
-    mu1, S1, logl_h1 = em_saturated(X)
+    mu1, S1 = sample.mean, sample.cov  # the EM estimates (data.from_frame)
+    logl_h1 = loglik(pats, mu1, S1)
     # baseline: independent variables with free means and variances (closed form, available cases)
     logl_b = 0.0
     for j in range(X.shape[1]):
@@ -179,12 +213,54 @@ def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
     Tb = 2 * (logl_h1 - logl_b)
     dfb = p * (p - 1) // 2
     mom = moments(ram, theta)
+    nel = p * (p + 1) // 2 + p
     fitm = ml_fit_measures(T=T, df=df, Tb=Tb, dfb=dfb, n=n, npar=ram.q, logl=logl, logl_h1=logl_h1, S=S1,
-                           sigma=mom.sigma, nel=p * (p + 1) // 2 + p)
-    if robust:
-        from .fiml_robust import robust_fiml
-        from .fit_measures import robust_fit_measures
+                           sigma=mom.sigma, nel=nel)
+    fitm.update(mean_residual_indices(S1, mu1, mom.sigma, mom.mu))
+    ev = evaluate(pats, mom.sigma, mom.mu)
+    if ev is not None:
+        fitm.update(gfi_with_means(h1_information(pats, ev.W), S1, mu1, mom.sigma, mom.mu, df, nel))
+    from .fiml_robust import H1, fiml_corrected, robust_fiml
+    from .fit_measures import robust_fit_measures
 
-        vcov, c, cb = robust_fiml(ram, theta, X, pats, tuple(pt.observed), mu1, S1, df, dfb)
+    h1 = H1(pats, X, mu1, S1)
+    if robust:
+        vcov, c, cb = robust_fiml(ram, theta, X, pats, tuple(pt.observed), h1, df, dfb, H)
         fitm.update(robust_fit_measures(T=T, df=df, c=c, Tb=Tb, dfb=dfb, cb=cb, n=n))
+    # robust RMSEA/CFI/TLI: lavaan's FIML-corrected versions (Zhang & Savalei 2023), also without MLR
+    zs = fiml_corrected(ram, theta, X, h1, df, robust)
+    rob = robust_fit_measures(T=zs["T"], df=df, c=zs["c"], Tb=zs["Tb"], dfb=dfb, cb=zs["cb"], n=n)
+    fitm.update({k: rob[k] for k in ("cfi_robust", "tli_robust", "rmsea_robust")})
     return opt, vcov, fitm
+
+
+def mean_residual_indices(S: Array, m: Array, sigma: Array, mu: Array) -> dict[str, float]:
+    """RMR, SRMR (Bentler), CRMR and Mplus SRMR with the mean residuals included, as lavaan reports them for
+    a model with a mean structure (its rmr/srmr/crmr/srmr_mplus, against the EM moments under FIML)."""
+    p = len(m)
+    r, c = np.triu_indices(p)
+    ro, co = np.triu_indices(p, 1)
+    sd, sds = np.sqrt(np.diag(S)), np.sqrt(np.diag(sigma))
+    res, mres = S - sigma, m - mu
+    std = res / np.outer(sd, sd)
+    cres = S / np.outer(sd, sd) - sigma / np.outer(sds, sds)
+    cmean = (m - mu) / sd  # lavaan >= 0.6-6 rescales both mean vectors by the observed SDs (cor.bollen)
+    dres = (np.diag(S) - np.diag(sigma)) / np.diag(S)
+    return {
+        "rmr": math.sqrt((float(np.sum(res[r, c] ** 2)) + float(np.sum(mres**2))) / (len(r) + p)),
+        "srmr": math.sqrt((float(np.sum(std[r, c] ** 2)) + float(np.sum((mres / sd) ** 2))) / (len(r) + p)),
+        "crmr": math.sqrt((float(np.sum(cres[ro, co] ** 2)) + float(np.sum(cmean**2))) / (len(ro) + p)),
+        "srmr_mplus": math.sqrt((float(np.sum(cres[ro, co] ** 2)) + float(np.sum((m / sd - mu / sds) ** 2))
+                                 + float(np.sum(dres**2))) / (len(r) + p)),
+    }
+
+
+def gfi_with_means(A1: Array, S: Array, m: Array, sigma: Array, mu: Array, df: int, nel: int) -> dict[str, float]:
+    """lavaan's GFI/AGFI/PGFI with a mean structure: 1 - e'We / s'Ws over (means, vech covariances), W the
+    expected h1 information at the implied moments (per missing-data pattern under FIML)."""
+    r, c = np.triu_indices(len(m))
+    s = np.concatenate([m, S[r, c]])
+    e = s - np.concatenate([mu, sigma[r, c]])
+    gfi = 1.0 - float(e @ A1 @ e) / float(s @ A1 @ s)
+    agfi = 1.0 - (nel / df) * (1.0 - gfi) if df > 0 else float("nan")
+    return {"gfi": gfi, "agfi": agfi, "pgfi": (df / nel) * gfi}

@@ -1,12 +1,22 @@
 """MLR with missing data (lavaan's estimator = "MLR", missing = "ml"): Huber-White sandwich standard errors
 from casewise FIML scores with the observed information as bread, and the Yuan-Bentler (Mplus variant) scaling
-factor with the unrestricted (h1) model evaluated at its EM estimates (Yuan & Bentler 2000)."""
+factor with the unrestricted (h1) model evaluated at its EM estimates (Yuan & Bentler 2000).
+
+Also the FIML-corrected robust RMSEA/CFI/TLI of Zhang & Savalei (2023, Psychological Methods 28(2), 263-283)
+that lavaan reports under missing = "ml" (version V6 for ML, V3 for MLR), and the analytic observed
+information of the saturated (h1) model both of them need.
+
+Moments are ordered as in ``fiml.delta``: the p means, then the upper triangle of Sigma row by row.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .fiml import Pattern, _objective
+from .fiml import _objective
+from .fiml_patterns import Patterns, delta, h1_information, vech_rows
 from .implied import jacobian, moments
 from .information import safe_inverse
 from .matrices import RAM, Array, build_ram
@@ -14,64 +24,151 @@ from .optimize import numeric_hessian
 from .partable import Param, ParTable
 
 
-def casewise_scores_fiml(ram: RAM, theta: Array, X: Array, pats: list[Pattern]) -> Array:
+def casewise_scores_fiml(ram: RAM, theta: Array, X: Array, pats: Patterns) -> Array:
     """Gradient of each case's observed-data log-likelihood w.r.t. theta (N x q)."""
     mom = moments(ram, theta)
     J, Jm = jacobian(ram, mom)
-    scores = np.zeros((X.shape[0], ram.q))
-    for pt in pats:
-        o = pt.obs
-        inv = np.linalg.inv(mom.sigma[np.ix_(o, o)])
-        D = X[np.ix_(pt.rows, o)] - mom.mu[o]
-        U = D @ inv
-        Joo = J[:, o][:, :, o]
-        tr = np.einsum("ij,kji->k", inv, Joo)
-        quad = np.einsum("ni,kij,nj->nk", U, Joo, U, optimize=True)
-        scores[pt.rows] = -0.5 * (tr[None, :] - quad) + U @ Jm[:, o].T
-    return scores
+    W, U = _whitened_rows(pats, X, mom.sigma, mom.mu)
+    tr = np.einsum("kij,qji->kq", W, J)[pats.index]
+    quad = np.einsum("ni,qij,nj->nq", U, J, U, optimize=True)
+    return -0.5 * (tr - quad) + U @ Jm.T
 
 
-def _trace(ram: RAM, theta: Array, X: Array, pats: list[Pattern]) -> tuple[float, Array, Array]:
+def _whitened_rows(pats: Patterns, X: Array, sigma: Array, mu: Array) -> tuple[Array, Array]:
+    """Per pattern the inverse observed block W_k (zero elsewhere); per row u_i = W_k (x_i - mu)."""
+    m = pats.mask
+    both = m[:, :, None] & m[:, None, :]
+    W = np.linalg.inv(np.where(both, sigma, np.eye(len(mu)))) * both
+    D = np.where(m[pats.index], X - mu, 0.0)
+    return W, np.einsum("nij,nj->ni", W[pats.index], D)
+
+
+def saturated_scores(pats: Patterns, X: Array, mu: Array, sigma: Array) -> Array:
+    """Casewise scores of the unrestricted model w.r.t. (mu, vech Sigma): u_i and m_r (u_a u_b - W_ab) / 2."""
+    W, U = _whitened_rows(pats, X, sigma, mu)
+    r, c = vech_rows(len(mu))
+    mult = np.where(r == c, 1.0, 2.0)
+    return np.concatenate([U, 0.5 * mult * (U[:, r] * U[:, c] - W[pats.index][:, r, c])], axis=1)
+
+
+def _pair_trace(P: Array, Q: Array, w: Array, chunk: int = 64) -> Array:
+    """sum_k w_k tr(dS_r P_k dS_s Q_k) over vech pairs (r, s), for symmetric P_k, Q_k (K, p, p)."""
+    K, p, _ = P.shape
+    r, c = vech_rows(p)
+    mult = np.where(r == c, 1.0, 2.0)
+    out = np.zeros((len(r), len(r)))
+    for s in range(0, K, chunk):
+        Pk, Qk, wk = P[s:s + chunk], Q[s:s + chunk], w[s:s + chunk]
+        t = (Pk[:, r][:, :, r] * Qk[:, c][:, :, c] + Pk[:, r][:, :, c] * Qk[:, c][:, :, r]
+             + Pk[:, c][:, :, r] * Qk[:, r][:, :, c] + Pk[:, c][:, :, c] * Qk[:, r][:, :, r])
+        out += np.einsum("k,kab->ab", wk, t)
+    return 0.25 * mult[:, None] * mult[None, :] * out
+
+
+def h1_observed_information(pats: Patterns, mu: Array, sigma: Array) -> Array:
+    """Hessian of the FIML -log L per case w.r.t. (mu, vech Sigma) at (mu, sigma), analytic (lavaan's
+    lav_mvnorm_missing_information_observed_samplestats)."""
+    m = pats.mask
+    K, p = m.shape
+    both = m[:, :, None] & m[:, None, :]
+    W = np.linalg.inv(np.where(both, sigma, np.eye(p))) * both
+    d = (pats.mean - (mu - pats.center)) * m
+    M = pats.cov + d[:, :, None] * d[:, None, :]
+    w = pats.n / pats.n_total
+    WMW = np.matmul(np.matmul(W, M), W)
+    r, c = vech_rows(p)
+    mult = np.where(r == c, 1.0, 2.0)
+    out = np.zeros((p + len(r), p + len(r)))
+    out[:p, :p] = np.einsum("k,kij->ij", w, W)
+    v = np.einsum("kij,kj->ki", W, d)  # W d
+    # d/dsigma_r of -n W d: n W dS_r W d
+    cross = 0.5 * mult * (np.einsum("k,kir,kr->ir", w, W[:, :, r], v[:, c])
+                          + np.einsum("k,kic,kc->ic", w, W[:, :, c], v[:, r]))
+    out[:p, p:] = cross
+    out[p:, :p] = cross.T
+    out[p:, p:] = 0.5 * (-_pair_trace(W, W, w) + _pair_trace(W, WMW, w) + _pair_trace(WMW, W, w))
+    return 0.5 * (out + out.T)
+
+
+def _trace(ram: RAM, theta: Array, X: Array, pats: Patterns, H: Array | None = None) -> tuple[float, Array, Array]:
     """tr(A^-1 B) with A the observed information and B the mean outer product of casewise scores."""
     n = X.shape[0]
-    H = numeric_hessian(lambda t: _objective(ram, t, pats, n)[1], theta)
+    if H is None:
+        H = numeric_hessian(lambda t: _objective(ram, t, pats, n)[1], theta)
     scores = casewise_scores_fiml(ram, theta, X, pats)
     B = scores.T @ scores / n
     Hinv, _ = safe_inverse(H)
     return float(np.trace(Hinv @ B)), Hinv, B
 
 
-def _reference_model(names: tuple[str, ...], saturated: bool, mean: Array, cov: Array) -> tuple[RAM, Array]:
-    rows: list[Param] = []
-    values: list[float] = []
-    k = 0
-    for i, a in enumerate(names):
-        for j in range(i, len(names)):
-            if j != i and not saturated:
-                continue
-            k += 1
-            rows.append(Param(a, "~~", names[j], "", k, 0.0, False))
-            values.append(float(cov[i, j]))
-    for i, a in enumerate(names):
-        k += 1
-        rows.append(Param(a, "~1", "", "", k, 0.0, False))
-        values.append(float(mean[i]))
+def _independence_model(names: tuple[str, ...], mean: Array, var: Array) -> tuple[RAM, Array]:
+    rows = [Param(a, "~~", a, "", i + 1, 0.0, False) for i, a in enumerate(names)]
+    rows += [Param(a, "~1", "", "", len(names) + i + 1, 0.0, False) for i, a in enumerate(names)]
     pt = ParTable(tuple(rows), names, (), ())
-    return build_ram(pt), np.array(values)
+    return build_ram(pt), np.concatenate([var, mean])
 
 
-def robust_fiml(ram: RAM, theta: Array, X: Array, pats: list[Pattern], names: tuple[str, ...],
-                em_mean: Array, em_cov: Array, df: int, dfb: int) -> tuple[Array, float, float]:
-    """Sandwich vcov for theta, and the scaling factors of the model and baseline chi-squares."""
+class H1:
+    """The unrestricted model at its EM estimates: observed information ``Wm``, first-order information ``B``."""
+
+    def __init__(self, pats: Patterns, X: Array, mu: Array, sigma: Array) -> None:
+        self.mu, self.sigma = mu, sigma
+        self.Wm = h1_observed_information(pats, mu, sigma)
+        sc = saturated_scores(pats, X, mu, sigma)
+        self.B = sc.T @ sc / X.shape[0]
+        self.Wm_inv, _ = safe_inverse(self.Wm)
+        self.trace = float(np.trace(self.Wm_inv @ self.B))
+
+
+def robust_fiml(ram: RAM, theta: Array, X: Array, pats: Patterns, names: tuple[str, ...], h1: H1, df: int,
+                dfb: int, H: Array | None = None) -> tuple[Array, float, float]:
+    """Sandwich vcov for theta, and the scaling factors of the model and baseline chi-squares (``H``: the
+    observed information of the model at theta when already computed)."""
     n = X.shape[0]
-    tr0, Hinv, B = _trace(ram, theta, X, pats)
+    tr0, Hinv, B = _trace(ram, theta, X, pats, H)
     vcov = Hinv @ B @ Hinv / n
-    ram1, th1 = _reference_model(names, True, em_mean, em_cov)
-    tr1, _, _ = _trace(ram1, th1, X, pats)
-    avail_mean = np.nanmean(X, axis=0)
-    avail_var = np.diag(np.nanvar(X, axis=0))
-    ramb, thb = _reference_model(names, False, avail_mean, avail_var)
+    ramb, thb = _independence_model(names, np.nanmean(X, axis=0), np.nanvar(X, axis=0))
     trb, _, _ = _trace(ramb, thb, X, pats)
-    c = (tr1 - tr0) / df if df > 0 else float("nan")
-    cb = (tr1 - trb) / dfb if dfb > 0 else float("nan")
+    c = (h1.trace - tr0) / df if df > 0 else float("nan")
+    cb = (h1.trace - trb) / dfb if dfb > 0 else float("nan")
     return vcov, c, cb
+
+
+def _ml_discrepancy(n: int, mean: Array, cov: Array, mu: Array, sigma: Array) -> float:
+    """N times the complete-data ML discrepancy of (mu, sigma) from the sample moments (mean, cov)."""
+    inv = np.linalg.inv(sigma)
+    d = mean - mu
+    p = len(mean)
+    return n * float(np.linalg.slogdet(sigma)[1] - np.linalg.slogdet(cov)[1] + np.sum(cov * inv) - p + d @ inv @ d)
+
+
+def fiml_corrected(ram: RAM, theta: Array, X: Array, h1: H1, df: int, robust: bool) -> dict[str, float]:
+    """Zhang & Savalei (2023) FIML-corrected chi-squares and scaling constants for the robust RMSEA/CFI/TLI
+    (lavaan's lav_fit_fiml_corrected: V3 with MLR, V6 with ML). Returns T, c, Tb, cb on lavaan's scale."""
+    n, p = X.shape
+    mom = moments(ram, theta)
+    T3 = _ml_discrepancy(n, h1.mu, h1.sigma, mom.mu, mom.sigma)
+    mb, vb = np.nanmean(X, axis=0), np.nanvar(X, axis=0)
+    Tb3 = _ml_discrepancy(n, h1.mu, h1.sigma, mb, np.diag(vb))
+    dfb = p * (p - 1) // 2
+    # complete-data information at the EM moments ('tilde' sample statistics)
+    one = Patterns(np.ones((1, p), dtype=bool), np.ones(1), np.zeros((1, p)), np.zeros((1, p, p)),
+                   np.zeros(1, dtype=int), np.zeros(p))
+    Wc = h1_information(one, np.linalg.inv(h1.sigma)[None])
+    Wm, Wmi = h1.Wm, h1.Wm_inv
+    D = delta(*jacobian(ram, mom)).T  # (p + p*) x q
+    r, c = vech_rows(p)
+    Db = np.zeros((p + len(r), 2 * p))
+    Db[np.arange(p), np.arange(p)] = 1.0
+    Db[p + np.flatnonzero(r == c), p + np.arange(p)] = 1.0
+    Gamma = Wmi @ h1.B @ Wmi
+    out: dict[str, float] = {"T": T3, "Tb": Tb3}
+    for key, Dk, dfk in (("c", D, df), ("cb", Db, dfb)):
+        E, _ = safe_inverse(Dk.T @ Wm @ Dk)
+        U = Wm - Wm @ Dk @ E @ Dk.T @ Wm
+        if robust:
+            k = float(np.trace(U @ Wmi @ Wc @ Wmi @ U @ Gamma))
+        else:
+            k = float(np.trace(Wc @ Wmi @ U @ Wmi))
+        out[key] = k / dfk if dfk > 0 else math.nan
+    return out

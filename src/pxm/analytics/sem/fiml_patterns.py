@@ -1,0 +1,191 @@
+"""Missing-data patterns for full-information ML: rows grouped by pattern and stacked, padded to all p
+variables (a pattern's covariance block is embedded in an identity on its missing variables), so one batched
+Cholesky/inverse evaluates every pattern at once; case-weighted pattern moments for resampling; the EM
+estimates of the unrestricted model (Dempster, Laird & Rubin 1977); and the expected (h1) information of the
+normal likelihood summed over patterns (lavaan's structured h1 information with missing = "ml").
+
+Moments are ordered (mu, vech Sigma): the p means, then the upper triangle of Sigma row by row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .matrices import Array
+
+LOG2PI = math.log(2 * math.pi)
+
+@dataclass(frozen=True)
+class Patterns:
+    """Rows grouped by missing-data pattern; every array is padded to all p variables (zero where missing).
+
+    Data are centred at ``center`` (the available-case means) to keep the moment sums accurate."""
+
+    mask: Array  # (K, p) bool: observed variables of each pattern
+    n: Array  # (K,) cases (or bootstrap weights) in each pattern
+    mean: Array  # (K, p) centred pattern means
+    cov: Array  # (K, p, p) biased covariance about the pattern mean
+    index: Array  # (N,) pattern of each row
+    center: Array  # (p,)
+
+    @property
+    def n_total(self) -> float:
+        return float(self.n.sum())
+
+
+@dataclass(frozen=True)
+class Resampler:
+    """Pattern moments of case-weighted data (bootstrap and jackknife) without regrouping the rows."""
+
+    base: Patterns
+    order: Array  # rows sorted by pattern
+    starts: Array  # first sorted row of each pattern
+    X0: Array  # (N, p) centred data, 0 where missing
+    XX: Array  # (N, p*p) outer products of the rows of X0
+
+    def weighted(self, w: Array) -> Patterns:
+        b = self.base
+        K, p = b.mask.shape
+        ws = w[self.order]
+        n = np.add.reduceat(ws, self.starts)
+        T1 = np.add.reduceat(ws[:, None] * self.X0[self.order], self.starts, axis=0)
+        T2 = np.add.reduceat(ws[:, None] * self.XX[self.order], self.starts, axis=0).reshape(K, p, p)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            safe = np.where(n > 0, n, 1.0)
+            mean = T1 / safe[:, None]
+            cov = T2 / safe[:, None, None] - mean[:, :, None] * mean[:, None, :]
+        both = b.mask[:, :, None] & b.mask[:, None, :]
+        return Patterns(b.mask, n, mean * b.mask, np.where(both, cov, 0.0), b.index, b.center)
+
+
+def patterns(X: Array) -> Patterns:
+    mask = ~np.isnan(X)
+    keys, inverse = np.unique(mask, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    center = np.nanmean(X, axis=0)
+    X0 = np.where(mask, X - center, 0.0)
+    K, p = keys.shape
+    n = np.bincount(inverse, minlength=K).astype(float)
+    mean = np.zeros((K, p))
+    np.add.at(mean, inverse, X0)
+    mean /= n[:, None]
+    D = np.where(mask, X0 - mean[inverse], 0.0)
+    cov = np.zeros((K, p, p))
+    np.add.at(cov, inverse, D[:, :, None] * D[:, None, :])
+    cov /= n[:, None, None]
+    return Patterns(keys, n, mean, cov, inverse, center)
+
+
+def resampler(X: Array) -> Resampler:
+    base = patterns(X)
+    order = np.argsort(base.index, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(base.index[order]) != 0])
+    X0 = np.where(base.mask[base.index], X - base.center, 0.0)
+    XX = (X0[:, :, None] * X0[:, None, :]).reshape(X.shape[0], -1)
+    return Resampler(base, order, starts, X0, XX)
+
+
+@dataclass(frozen=True)
+class PatternEval:
+    f: float  # negative log-likelihood, summed over cases
+    G: Array  # (p, p) its derivative w.r.t. Sigma (symmetric form)
+    gmu: Array  # (p,) its derivative w.r.t. mu
+    W: Array  # (K, p, p) inverse of each pattern's observed block, zero elsewhere
+
+
+def evaluate(pats: Patterns, sigma: Array, mu: Array) -> PatternEval | None:
+    """-log L and its derivatives w.r.t. (Sigma, mu); None when a pattern's block is not positive definite."""
+    m = pats.mask
+    K, p = m.shape
+    both = m[:, :, None] & m[:, None, :]
+    Sp = np.where(both, sigma, np.eye(p))
+    try:
+        L = np.linalg.cholesky(Sp)
+    except np.linalg.LinAlgError:
+        return None
+    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+    W = np.linalg.inv(Sp) * both
+    d = (pats.mean - (mu - pats.center)) * m
+    M = pats.cov + d[:, :, None] * d[:, None, :]
+    n = pats.n
+    quad = np.einsum("kij,kij->k", W, M)
+    f = 0.5 * float(n @ (m.sum(axis=1) * LOG2PI + logdet + quad))
+    WM = np.matmul(W, M)
+    G = 0.5 * np.einsum("k,kij->ij", n, W - np.matmul(WM, W))
+    gmu = -np.einsum("k,kij,kj->i", n, W, d)
+    return PatternEval(f, 0.5 * (G + G.T), gmu, W)
+
+
+def loglik(pats: Patterns, mu: Array, sigma: Array) -> float:
+    ev = evaluate(pats, sigma, mu)
+    return -math.inf if ev is None else -ev.f
+
+
+def em_saturated(X: Array, maxiter: int = 5000, tol: float = 1e-11) -> tuple[Array, Array, float]:
+    """EM estimates of the unrestricted mean and covariance, and the maximised log-likelihood."""
+    n, p = X.shape
+    pats = patterns(X)
+    groups = [(X[pats.index == k][:, pats.mask[k]], np.flatnonzero(pats.mask[k]), np.flatnonzero(~pats.mask[k]))
+              for k in range(len(pats.n))]
+    mu = np.nanmean(X, axis=0)
+    sigma = np.diag(np.nanvar(X, axis=0))
+    prev = -math.inf
+    for _ in range(maxiter):
+        T1 = np.zeros(p)
+        T2 = np.zeros((p, p))
+        for Xo, o, m in groups:
+            if m.size == 0:
+                T1 += Xo.sum(axis=0)
+                T2 += Xo.T @ Xo
+                continue
+            B = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])  # o x m
+            Xm = mu[m] + (Xo - mu[o]) @ B
+            C = sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ B
+            full = np.empty((len(Xo), p))
+            full[:, o] = Xo
+            full[:, m] = Xm
+            T1 += full.sum(axis=0)
+            T2 += full.T @ full
+            T2[np.ix_(m, m)] += len(Xo) * C
+        mu = T1 / n
+        sigma = T2 / n - np.outer(mu, mu)
+        ll = loglik(pats, mu, sigma)
+        if abs(ll - prev) < tol * max(1.0, abs(ll)):
+            break
+        prev = ll
+    return mu, sigma, loglik(pats, mu, sigma)
+
+
+def vech_rows(p: int) -> tuple[Array, Array]:
+    return np.triu_indices(p)
+
+
+def delta(J: Array, Jm: Array) -> Array:
+    """Rows d(mu, vech Sigma)/d theta_k: the first p columns the means, then the upper triangle of Sigma."""
+    r, c = vech_rows(J.shape[1])
+    return np.concatenate([Jm, J[:, r, c]], axis=1)
+
+
+def h1_information(pats: Patterns, W: Array, chunk: int = 64) -> Array:
+    """Expected information per case for (mu, vech Sigma), summed over patterns (lavaan's structured h1
+    information with missing = "ml"): mean block sum_k w_k W_k, covariance block
+    1/4 m_r m_s sum_k w_k (W_ik W_jl + W_il W_jk) for r = (i, j), s = (k, l), m = 2 off the diagonal."""
+    K, p = pats.mask.shape
+    wn = pats.n / pats.n_total
+    r, c = vech_rows(p)
+    mult = np.where(r == c, 1.0, 2.0)
+    ps = len(r)
+    A = np.zeros((p + ps, p + ps))
+    A[:p, :p] = np.einsum("k,kij->ij", wn, W)
+    cov = np.zeros((ps, ps))
+    for s in range(0, K, chunk):
+        Wk = W[s:s + chunk]
+        w = wn[s:s + chunk]
+        t1 = Wk[:, r][:, :, r] * Wk[:, c][:, :, c]
+        t2 = Wk[:, r][:, :, c] * Wk[:, c][:, :, r]
+        cov += np.einsum("k,kab->ab", w, t1 + t2)
+    A[p:, p:] = 0.25 * mult[:, None] * mult[None, :] * cov
+    return A
