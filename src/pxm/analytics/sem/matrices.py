@@ -112,8 +112,9 @@ class Layout:
         r, s = np.triu_indices(ne)
         order = np.lexsort((r, s))
         r, s = r[order], s[order]
-        self.pair_r, self.pair_s = r, s
-        self.pairs = r * ne + s
+        unpack = np.empty((ne, ne), dtype=np.intp)
+        unpack[r, s] = unpack[s, r] = np.arange(len(r))
+        self.unpack = unpack  # packed -> full symmetric, one gather
         # gather buffer: [Z'F'WFZ | Z'F'GFZ | B | M = B S Gn | T = B S B' | 0]
         off_pg, off_b = m * m, 2 * m * m
         off_m, off_t = off_b + n * n, off_b + 2 * n * n

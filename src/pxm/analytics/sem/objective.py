@@ -87,8 +87,9 @@ class Point:
     f: float
     B: Array  # (I - A)^-1
     K: Array  # S B'
+    T: Array  # B S B', implied covariance of all variables
     W: Array  # Sigma^-1
-    FZ: Array | None = None  # F B [I | K], p x 2n
+    PW: Array | None = None  # Z'F' W F Z with Z = [I | K]
     PG: Array | None = None  # Z'F' G F Z with G = W - W S W
     g: Array | None = None
 
@@ -99,24 +100,24 @@ class MLProblem:
     All work is on n x n (or 2n x 2n) matrices and gathers of precomputed indices (matrices.Layout): no
     (q, p, p) Jacobian and no per-call numpy.linalg overhead (LAPACK is called directly)."""
 
-    def __init__(self, ram: RAM, S: Array) -> None:
+    def __init__(self, ram: RAM, S: Array, logdet_S: float | None = None) -> None:
         self.ram = ram
         self.lay: Layout = ram.layout
         self.S = np.ascontiguousarray(S, dtype=float)
-        L, info = lapack.dpotrf(self.S.T, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError("the sample covariance matrix is not positive definite")
-        self.logdet_S = 2.0 * float(np.log(L.diagonal()).sum())
+        if logdet_S is None:
+            L, info = lapack.dpotrf(self.S.T, lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("the sample covariance matrix is not positive definite")
+            logdet_S = 2.0 * float(np.log(L.diagonal()).sum())
+        self.logdet_S = logdet_S
         self.base = np.stack([ram.A0, ram.S0])
-        self.zbuf = np.zeros((ram.n, 2 * ram.n))
-        self.zbuf[:, : ram.n] = self.lay.eye
 
     def point(self, theta: Array) -> Point | None:
         """F_ML at theta, or None when the implied covariance is not positive definite."""
         lay = self.lay
         AS = self.base.copy()
         AS.put(lay.put_at, theta.take(lay.put_k))
-        A, Sm = AS[0], AS[1]
+        A = AS[0]
         d = lay.depth
         if d == 2:
             B = lay.eye + A
@@ -126,10 +127,10 @@ class MLProblem:
             B = lay.eye + A @ (lay.eye + A)
         else:
             B = np.linalg.inv(lay.eye - A)
-        K = Sm @ B.T
+        K = AS[1] @ B.T
+        T = B @ K
         p = lay.p
-        sigma = B[:p] @ K[:, :p]
-        L, info = lapack.dpotrf(sigma.T, lower=1)
+        L, info = lapack.dpotrf(T[:p, :p], lower=1)
         if info != 0:
             return None
         Li, info = lapack.dtrtri(L, lower=1)
@@ -139,37 +140,33 @@ class MLProblem:
         f = 2.0 * float(np.log(L.diagonal()).sum()) + float(np.vdot(self.S, W)) - self.logdet_S - p
         if not np.isfinite(f):
             return None
-        return Point(theta, f, B, K, W)
+        return Point(theta, f, B, K, T, W)
 
     def gradient(self, pt: Point) -> Array:
         if pt.g is not None:
             return pt.g
         lay = self.lay
-        W = pt.W
-        G = W - W @ self.S @ W
-        z = self.zbuf.copy()
-        z[:, lay.n:] = pt.K
-        FZ = pt.B[: lay.p] @ z
-        PG = FZ.T @ (G @ FZ)
+        p = lay.p
+        FZ = np.concatenate((pt.B[:p], pt.T[:p]), axis=1)  # F B [I | K]
+        Y = pt.W @ FZ
+        PW = FZ.T @ Y
+        PG = PW - Y.T @ (self.S @ Y)
         ge = PG.take(lay.grad_at) * lay.grad_w
         if lay.direct:
             g = ge
         else:
             g = np.zeros(lay.q)
             g[lay.active] = ge @ lay.agg
-        pt.FZ, pt.PG, pt.g = FZ, PG, g
+        pt.PW, pt.PG, pt.g = PW, PG, g
         return g
 
     def hessian_terms(self, pt: Point) -> Array:
         """The nine product terms of the Hessian per entry pair (rows: see Layout); gradient() first."""
         lay = self.lay
-        assert pt.FZ is not None and pt.PG is not None
-        FZ = pt.FZ
-        PW = FZ.T @ (pt.W @ FZ)
+        assert pt.PW is not None and pt.PG is not None
         n = lay.n
         M = pt.K.T @ pt.PG[:n, :n]
-        T = pt.B @ pt.K
-        buf = np.concatenate((PW.ravel(), pt.PG.ravel(), pt.B.ravel(), M.ravel(), T.ravel(), _ZERO))
+        buf = np.concatenate((pt.PW.ravel(), pt.PG.ravel(), pt.B.ravel(), M.ravel(), pt.T.ravel(), _ZERO))
         X = buf.take(lay.hess_at)
         return X[0::2] * X[1::2]
 
@@ -183,9 +180,7 @@ class MLProblem:
     def full(self, packed: Array) -> Array:
         """Packed entry Hessian -> full matrix over the active parameters (lay.active)."""
         lay = self.lay
-        H = np.empty((lay.ne, lay.ne))
-        H[lay.pair_r, lay.pair_s] = packed
-        H[lay.pair_s, lay.pair_r] = packed
+        H = packed.take(lay.unpack)
         if lay.direct:
             return H
         return lay.agg.T @ H @ lay.agg

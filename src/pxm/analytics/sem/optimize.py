@@ -57,22 +57,13 @@ def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: in
 def _newton_step(prob: MLProblem, packed: Array, g: Array) -> Array | None:
     """Solve H step = g on the active parameters by Cholesky; None when H is not positive definite."""
     lay = prob.lay
-    ga = g if lay.direct else g[lay.active]
+    H = prob.full(packed)
     if lay.direct:
-        U, info = lapack.dpptrf(lay.ne, packed)
-        if info != 0:
-            return None
-        x, info = lapack.dpptrs(lay.ne, U, ga)
-    else:
-        H = prob.full(packed)
-        L, info = lapack.dpotrf(H, lower=1)
-        if info != 0:
-            return None
-        x, info = lapack.dpotrs(L, ga, lower=1)
-    if info != 0 or not np.all(np.isfinite(x)):
+        _, x, info = lapack.dposv(H, g, lower=1)
+        return x if info == 0 else None
+    _, x, info = lapack.dposv(H, g[lay.active], lower=1)
+    if info != 0:
         return None
-    if lay.direct:
-        return x
     step = np.zeros(lay.q)
     step[lay.active] = x
     return step
