@@ -41,8 +41,10 @@ def include_all(app: FastAPI) -> None:
     app.include_router(routing_routes.router)
     app.include_router(routing_pages.router)
     from pxm.practices.resolution import routes as resolution_routes
+    from pxm.practices.resolution import settings_routes as desk_settings_routes
 
     app.include_router(resolution_routes.router)
+    app.include_router(desk_settings_routes.router)
     from pxm.web.pages import resolution as resolution_pages
 
     app.include_router(resolution_pages.router)
