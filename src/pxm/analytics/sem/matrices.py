@@ -221,52 +221,128 @@ def build_ram(pt: ParTable, exo_cov: Array | None = None, exo_mean: Array | None
 
 def start_values(pt: ParTable, ram: RAM, S: Array, std_lv: bool) -> Array:
     """Starting values: per factor, loadings from the leading eigenvector of its indicators' covariance."""
-    theta = np.zeros(ram.q)
-    set_: set[int] = set()
-    idx = {v: i for i, v in enumerate(ram.names)}
-    lv_var: dict[str, float] = {}
-    load: dict[tuple[str, str], float] = {}
-    for f in pt.latent:
-        rows = [r for r in pt.rows if r.op == "=~" and r.lhs == f and r.rhs in idx and idx[r.rhs] < ram.p]
-        if not rows:
-            lv_var[f] = 0.05
-            continue
-        ii = [idx[r.rhs] for r in rows]
-        sub = S[np.ix_(ii, ii)]
-        w, v = np.linalg.eigh(sub)
-        vec = v[:, -1] * np.sqrt(max(w[-1], 1e-8))
-        if len(ii) <= 2:
-            vec = np.sqrt(np.clip(np.diag(sub), 1e-8, None)) * 0.7
-            if len(ii) == 2 and sub[0, 1] < 0:
-                vec[1] = -vec[1]
-        marker = next((k for k, r in enumerate(rows) if not r.free and r.value != 0), None)
-        if marker is not None and abs(vec[marker]) > 1e-8:
-            scale = vec[marker] / rows[marker].value
-        else:
-            scale = 1.0 if (std_lv or marker is None) else vec[0]
-            if vec.sum() < 0:
-                scale = -abs(scale)
-        lv_var[f] = float(scale**2)
-        for k, r in enumerate(rows):
-            load[(f, r.rhs)] = float(vec[k] / scale)
-    for r in pt.rows:
-        if not r.free or (r.free - 1) in set_:
-            continue
-        k = r.free - 1
-        if r.op == "=~":
-            val = load.get((r.lhs, r.rhs), 1.0)
-        elif r.op == "~~" and r.lhs == r.rhs:
-            i = idx[r.lhs]
-            if i < ram.p:
-                expl = sum(load.get((f, r.lhs), 0.0) ** 2 * lv_var.get(f, 1.0) for f in pt.latent)
-                si = S[i, i]
-                val = float(np.clip(si - expl, 0.1 * si, 0.9 * si)) if expl > 0 else 0.5 * si
+    return StartPlan(pt, ram, std_lv)(S)
+
+
+def _ints(x: list[int]) -> NDArray[Any]:
+    return np.array(x, dtype=np.intp)
+
+
+class StartPlan:
+    """start_values with the model's bookkeeping done once: one batched eigh over all factors per sample.
+
+    Per factor, loadings come from the leading eigenvector of its indicators' covariance, scaled so that the
+    marker loading takes its fixed value (or, without a marker, the factor variance is 1); residual variances
+    are what the factors leave of each variance, clipped to [0.1, 0.9] of it; everything else starts at its
+    written value or 0 (latent variances without indicators at 0.05)."""
+
+    def __init__(self, pt: ParTable, ram: RAM, std_lv: bool) -> None:
+        idx = {v: i for i, v in enumerate(ram.names)}
+        p, q = ram.p, ram.q
+        self.p, self.q = p, q
+        factors = list(pt.latent)
+        fpos = {f: k for k, f in enumerate(factors)}
+        members: list[list[int]] = []
+        rows_of: list[list[Any]] = []
+        for f in factors:
+            rows = [r for r in pt.rows if r.op == "=~" and r.lhs == f and r.rhs in idx and idx[r.rhs] < p]
+            rows_of.append(rows)
+            members.append([idx[r.rhs] for r in rows])
+        kmax = max((len(m) for m in members), default=0)
+        self.has = np.array([len(m) > 0 for m in members], dtype=bool)
+        self.small = [k for k, m in enumerate(members) if 0 < len(m) <= 2]
+        block = np.full((len(factors), max(kmax, 1)), p, dtype=np.intp)  # p = the zero padding row
+        for k, m in enumerate(members):
+            block[k, : len(m)] = m
+        self.block = block
+        self.members = members
+        # scale: marker loading (fixed, non-zero) when its eigenvector entry is usable, else 1 or the first entry
+        self.marker = np.array([next((j for j, r in enumerate(rows) if not r.free and r.value != 0), -1)
+                                for rows in rows_of], dtype=np.intp)
+        self.marker_value = np.array([rows[m].value if m >= 0 else 1.0 for rows, m in zip(rows_of, self.marker,
+                                                                                         strict=True)])
+        self.unit = std_lv
+        # loading matrix entries (every loading row on an observed indicator) for the explained variances
+        self.lam_i = np.array([idx[r.rhs] for rows in rows_of for r in rows], dtype=np.intp)
+        self.lam_f = np.array([k for k, rows in enumerate(rows_of) for _ in rows], dtype=np.intp)
+        self.lam_j = np.array([j for rows in rows_of for j in range(len(rows))], dtype=np.intp)
+        base = np.zeros(q)
+        load_k: list[int] = []
+        load_f: list[int] = []
+        load_j: list[int] = []
+        res_k: list[int] = []
+        res_i: list[int] = []
+        lv_k: list[int] = []
+        lv_f: list[int] = []
+        seen: set[int] = set()
+        where = {(f, r.rhs): j for f, rows in zip(factors, rows_of, strict=True) for j, r in enumerate(rows)}
+        for r in pt.rows:
+            if not r.free or (r.free - 1) in seen:
+                continue
+            k = r.free - 1
+            seen.add(k)
+            if r.op == "=~":
+                j = where.get((r.lhs, r.rhs))
+                if j is None:
+                    base[k] = 1.0
+                else:
+                    load_k.append(k)
+                    load_f.append(fpos[r.lhs])
+                    load_j.append(j)
+            elif r.op == "~~" and r.lhs == r.rhs:
+                i = idx[r.lhs]
+                if i < p:
+                    res_k.append(k)
+                    res_i.append(i)
+                elif r.lhs in fpos:
+                    lv_k.append(k)
+                    lv_f.append(fpos[r.lhs])
+                else:
+                    base[k] = 0.05
+            elif r.op == "~1":
+                base[k] = r.value
             else:
-                val = lv_var.get(r.lhs, 0.05)
-        elif r.op == "~1":
-            val = r.value
-        else:
-            val = r.value if r.value else 0.0
-        theta[k] = val
-        set_.add(k)
-    return theta
+                base[k] = r.value if r.value else 0.0
+        self.base = base
+        self.load_k, self.load_f, self.load_j = _ints(load_k), _ints(load_f), _ints(load_j)
+        self.res_k, self.res_i = _ints(res_k), _ints(res_i)
+        self.lv_k, self.lv_f = _ints(lv_k), _ints(lv_f)
+
+    def __call__(self, S: Array) -> Array:
+        theta = self.base.copy()
+        p = self.p
+        nf = len(self.block)
+        lv_var = np.full(nf, 0.05)
+        vec = np.zeros(self.block.shape)
+        if nf:
+            Sx = np.zeros((p + 1, p + 1))
+            Sx[:p, :p] = S
+            b = self.block
+            sub = Sx[b[:, :, None], b[:, None, :]]
+            w, v = np.linalg.eigh(sub)
+            vec = v[:, :, -1] * np.sqrt(np.maximum(w[:, -1], 1e-8))[:, None]
+            for k in self.small:
+                m = self.members[k]
+                blk = S[np.ix_(m, m)]
+                vec[k, :] = 0.0
+                vec[k, : len(m)] = np.sqrt(np.clip(np.diag(blk), 1e-8, None)) * 0.7
+                if len(m) == 2 and blk[0, 1] < 0:
+                    vec[k, 1] = -vec[k, 1]
+            rows = np.arange(nf)
+            mk = self.marker
+            at_marker = vec[rows, np.maximum(mk, 0)]
+            use_marker = (mk >= 0) & (np.abs(at_marker) > 1e-8)
+            fallback = np.where(self.unit | (mk < 0), 1.0, vec[:, 0])
+            fallback = np.where(vec.sum(axis=1) < 0, -np.abs(fallback), fallback)
+            scale = np.where(use_marker, at_marker / np.where(use_marker, self.marker_value, 1.0), fallback)
+            scale = np.where(self.has, scale, 1.0)
+            lv_var = np.where(self.has, scale**2, 0.05)
+            vec = vec / scale[:, None]
+        theta[self.load_k] = vec[self.load_f, self.load_j]
+        theta[self.lv_k] = lv_var[self.lv_f]
+        if len(self.res_k):
+            expl = np.bincount(self.lam_i, vec[self.lam_f, self.lam_j] ** 2 * lv_var[self.lam_f], minlength=p)
+            si = np.diag(S)[self.res_i]
+            e = expl[self.res_i]
+            theta[self.res_k] = np.where(e > 0, np.clip(si - e, 0.1 * si, 0.9 * si), 0.5 * si)
+        return theta
