@@ -22,7 +22,7 @@ from .information import (
     sandwich,
 )
 from .matrices import RAM, Array, build_ram, start_values
-from .modindices import modification_indices
+from .modindices import modification_indices, modification_indices_fiml
 from .objective import ml_objective, ml_value
 from .optimize import OptResult, fit_ml, numeric_hessian
 from .partable import ParTable, build_partable
@@ -315,7 +315,12 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
     sd_m = np.sqrt(np.clip(np.diag(mom.sigma), 1e-300, None))
     resid_corr = S / np.outer(sd_s, sd_s) - mom.sigma / np.outer(sd_m, sd_m)
     try:
-        mi = modification_indices(pt, ram, theta, S, sample.n_obs) if not ram.meanstructure else []
+        scaling = fitm.get("chisq_scaling_factor") if estimator == "MLR" else None
+        if ram.meanstructure:
+            assert sample.X is not None
+            mi = modification_indices_fiml(pt, ram, theta, sample.X, scaling)
+        else:
+            mi = modification_indices(pt, ram, theta, S, sample.n_obs, scaling)
     except (np.linalg.LinAlgError, ValueError):
         mi = []
         warnings.append("modification indices could not be computed")

@@ -122,9 +122,11 @@ class SEMResult:
         rel = self.reliability.get("factors", {})
         tables.append(("Reliability", ["factor", "alpha", "omega", "ave"],
                        [[k, f(v["alpha"]), f(v["omega"]), f(v["ave"])] for k, v in rel.items()]))
-        mi = [[m["lhs"], m["op"], m["rhs"], f(m["mi"]), f(m["epc"]), f(m["sepc_all"])]
-              for m in self.modification_indices[:10]]
-        tables.append(("Modification indices (top 10)", ["lhs", "op", "rhs", "mi", "epc", "sepc_all"], mi))
+        scaled = any("mi_scaled" in m for m in self.modification_indices)
+        mi = [[m["lhs"], m["op"], m["rhs"], f(m["mi"]), *([f(m.get("mi_scaled"))] if scaled else []), f(m["epc"]),
+               f(m["sepc_all"])] for m in self.modification_indices[:10]]
+        tables.append(("Modification indices (top 10)",
+                       ["lhs", "op", "rhs", "mi", *(["mi_scaled"] if scaled else []), "epc", "sepc_all"], mi))
         return tables
 
     def summary(self, fmt: str = "text") -> str:
