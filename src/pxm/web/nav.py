@@ -42,6 +42,7 @@ NAV: tuple[NavSection, ...] = (
         NavItem("Segmentation", "/practices/segmentation", Permission.metrics_read),
         NavItem("Loyalty", "/practices/loyalty", Permission.patients_read),
         NavItem("First contact resolution", "/practices/resolution", Permission.cases_read, ready=True),
+        NavItem("Service desk settings", "/practices/resolution/settings", Permission.cases_read, ready=True),
     )),
     # The customer-operations building blocks of the source article.
     NavSection("Operations", (
@@ -87,10 +88,14 @@ def nav_for(actor: Actor | None, path: str) -> list[VisibleSection]:
     """The sections and entries this actor may see; empty without a login."""
     if actor is None:
         return []
+    # Only the most specific matching entry is the current page (/practices/resolution/settings is not also
+    # /practices/resolution).
+    matches = [item.url for item in all_items() if item.ready and _is_current(item.url, path)]
+    current = max(matches, key=len, default=None)
     out: list[VisibleSection] = []
     for section in NAV:
         links = tuple(
-            NavLink(item.label, item.url, item.ready, item.ready and _is_current(item.url, path))
+            NavLink(item.label, item.url, item.ready, item.ready and item.url == current)
             for item in section.items
             if actor.can(item.permission)
         )

@@ -342,6 +342,14 @@ def reason_usage(session: Session) -> dict[str, dict[str, int]]:
     return usage
 
 
+_SINGULAR = {"cases": "case", "contacts": "contact", "SLA policies": "SLA policy", "staff skills": "staff skill"}
+
+
+def usage_text(used: Mapping[str, int]) -> str:
+    """{"cases": 1, "SLA policies": 2} -> "1 case, 2 SLA policies"."""
+    return ", ".join(f"{n} {what if n != 1 else _SINGULAR.get(what, what)}" for what, n in used.items())
+
+
 def _label(value: Any, problems: _Problems) -> str:
     label = value.strip() if isinstance(value, str) else ""
     if not 1 <= len(label) <= 120:
@@ -403,8 +411,7 @@ def delete_reason(session: Session, actor: Actor, code: str) -> None:
         raise Conflict(f"{code!r} cannot be deleted: {PROTECTED_REASONS[code]}")
     used = reason_usage(session).get(code, {})
     if used:
-        counts = ", ".join(f"{n} {what}" for what, n in used.items())
-        raise Conflict(f"the reason {code!r} is in use ({counts}); deactivate it instead: it stays on past "
+        raise Conflict(f"the reason {code!r} is in use ({usage_text(used)}); deactivate it instead: it stays on past "
                        "records but cannot be chosen for new ones", details={"in_use": used})
     before = reason_values(row)
     session.delete(row)
