@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special, stats
 
 from . import data as data_mod
+from .compiled import compile_model, n_stats
 from .errors import ModelIdentificationError, SEMError
 from .fit_measures import ml_fit_measures, robust_fit_measures
 from .implied import jacobian, moments
@@ -21,15 +22,14 @@ from .information import (
     safe_inverse,
     sandwich,
 )
-from .matrices import RAM, Array, build_ram, start_values
+from .matrices import RAM, Array
 from .modindices import modification_indices, modification_indices_fiml
 from .objective import ml_objective, ml_value
-from .optimize import OptResult, fit_ml, numeric_hessian
-from .partable import ParTable, build_partable
+from .optimize import OptResult, fit_ml, identification_in_doubt, numeric_hessian
+from .partable import ParTable
 from .reliability import reliability
 from .results import SEMResult
 from .standardized import (
-    check_definitions,
     defined_function,
     defined_of_theta,
     delta_se,
@@ -39,13 +39,6 @@ from .standardized import (
     row_values,
     standardize,
 )
-from .syntax import parse
-
-
-def _n_stats(pt: ParTable, meanstructure: bool) -> int:
-    p, k = len(pt.observed), len(pt.fixed_x)
-    n = p * (p + 1) // 2 - k * (k + 1) // 2
-    return n + (p - k if meanstructure else 0)
 
 
 def check_rank(ram: RAM, pt: ParTable, theta0: Array, S: Array) -> None:
@@ -108,35 +101,24 @@ def fit(model: str, data: Any = None, estimator: str = "ML", missing: str = "lis
         raise SEMError("the bootstrap is available with missing='listwise' only")
     if bootstrap_ci not in ("bca", "percentile"):
         raise SEMError("bootstrap_ci must be 'bca' or 'percentile'")
-    parsed = parse(model)
     fiml = missing == "fiml"
-    pt = build_partable(parsed, std_lv=std_lv, meanstructure=fiml, fixed_x=not fiml)
-    check_definitions(pt)
-    names = list(pt.observed)
-    if data is not None:
-        sample = data_mod.from_frame(data, names, missing=missing)
-    elif cov is not None:
-        if fiml:
-            raise SEMError("missing='fiml' needs raw data, not a covariance matrix")
-        sample = data_mod.from_cov(cov, sample_names or [], n_obs, names)
-        if cov_rescale:
-            sample = data_mod.Sample(sample.names, sample.n_obs, sample.cov * (sample.n_obs - 1) / sample.n_obs,
-                                     sample.mean, None)
-    else:
-        raise SEMError("give data (a DataFrame) or cov and n_obs")
+    cm = compile_model(model, std_lv=std_lv, meanstructure=fiml, fixed_x=not fiml)  # cached per model text
+    pt = cm.pt
+    sample = data_mod.load(data, pt.observed, missing=missing, cov=cov, n_obs=n_obs, sample_names=sample_names,
+                           cov_rescale=cov_rescale)
     if estimator == "MLR" and sample.X is None:
         raise SEMError("estimator='MLR' needs raw data, not a covariance matrix")
     S = sample.cov
-    ram = build_ram(pt, exo_cov=S, exo_mean=sample.mean)
-    ntot = _n_stats(pt, fiml)
+    ram = cm.ram_for(S, sample.mean)
+    ntot = cm.n_stats
     df = ntot - ram.q
     if df < 0:
         raise ModelIdentificationError(f"the model is not identified: it has {ram.q} free parameters but only "
                                        f"{ntot} sample moments (df = {df})")
-    theta0 = start_values(pt, ram, S, std_lv)
+    theta0 = cm.start(S)
     if fiml:
         theta0[ram.m_k] = sample.mean[ram.m_r]
-    check_rank(ram, pt, theta0, S)
+        check_rank(ram, pt, theta0, S)
     warnings: list[str] = []
     if sample.n_dropped:
         warnings.append(f"{sample.n_dropped} rows with missing values were removed ({missing})")
@@ -148,8 +130,12 @@ def fit(model: str, data: Any = None, estimator: str = "ML", missing: str = "lis
         opt, vcov, fitm = fit_fiml(pt, ram, sample, theta0, df, robust=estimator == "MLR")
     else:
         opt = fit_ml(ram, S, theta0)
-        if not opt.converged:
-            opt = _fallback(ram, S, theta0, opt)
+        # the rank check can only fail where the information at the solution is (nearly) singular or the
+        # optimiser did not converge: run it only then (same check, same start values, same verdict)
+        if identification_in_doubt(ram, S, opt):
+            check_rank(ram, pt, theta0, S)
+            if not opt.converged:
+                opt = _fallback(ram, S, theta0, opt)
         try:
             vcov, fitm = _ml_inference(pt, ram, opt, sample, df, estimator, warnings)
         except np.linalg.LinAlgError:
@@ -193,7 +179,7 @@ def _baseline_ml(pt: ParTable, S: Array) -> tuple[float, int]:
     if xi:
         Sb[np.ix_(xi, xi)] = S[np.ix_(xi, xi)]
     Tb_f = ml_value(Sb, S, float(np.linalg.slogdet(S)[1]))
-    dfb = _n_stats(pt, False) - (p - len(xi))
+    dfb = n_stats(pt, False) - (p - len(xi))
     return Tb_f, dfb
 
 

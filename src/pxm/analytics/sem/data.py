@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import lapack
 
-from .errors import DataError
+from .errors import DataError, SEMError
 from .matrices import Array
 
 
@@ -46,6 +46,22 @@ def _check_cov(S: Array, names: Sequence[str], n: int) -> None:
         involved = [names[int(i)] for i in np.flatnonzero(np.abs(vecs[:, 0]) > 0.1)]
         raise DataError("the sample covariance matrix is singular: columns "
                         f"{', '.join(involved)} are linearly dependent")
+
+
+def load(data: Any, names: Sequence[str], *, missing: str = "listwise", cov: Any = None, n_obs: int | None = None,
+         sample_names: Sequence[str] | None = None, cov_rescale: bool = True) -> Sample:
+    """Sample moments from a DataFrame, or from a covariance matrix with its number of observations (taken as
+    the unbiased N-1 one and rescaled by (N-1)/N like lavaan, unless ``cov_rescale=False``)."""
+    if data is not None:
+        return from_frame(data, names, missing=missing)
+    if cov is None:
+        raise SEMError("give data (a DataFrame) or cov and n_obs")
+    if missing == "fiml":
+        raise SEMError("missing='fiml' needs raw data, not a covariance matrix")
+    sample = from_cov(cov, sample_names or [], n_obs, names)
+    if cov_rescale:
+        sample = Sample(sample.names, sample.n_obs, sample.cov * (sample.n_obs - 1) / sample.n_obs, sample.mean, None)
+    return sample
 
 
 def _float_columns(df: Any, names: Sequence[str]) -> Array | None:

@@ -177,6 +177,17 @@ class MLProblem:
             return np.einsum("tk,tk->k", terms, lay.hess_w)
         return np.einsum("tk,tk->k", terms[:2], lay.hess_w[:2])
 
+    def information_rcond(self, pt: Point) -> float:
+        """Reciprocal condition number (LAPACK's 1-norm estimate) of the expected information at pt; 0 when it
+        is not positive definite."""
+        self.gradient(pt)
+        H = self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
+        L, info = lapack.dpotrf(H, lower=1)
+        if info != 0:
+            return 0.0
+        rcond, info = lapack.dpocon(L, float(np.abs(H).sum(axis=0).max()), uplo="L")
+        return float(rcond) if info == 0 else 0.0
+
     def full(self, packed: Array) -> Array:
         """Packed entry Hessian -> full matrix over the active parameters (lay.active)."""
         lay = self.lay

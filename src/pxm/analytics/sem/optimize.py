@@ -4,7 +4,7 @@ not positive definite) with step halving, until the largest gradient element is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import lapack
@@ -21,6 +21,7 @@ class OptResult:
     iterations: int
     converged: bool
     message: str
+    last: Point | None = field(default=None, repr=False, compare=False)  # the evaluation at theta, when kept
 
 
 def numeric_hessian(grad: Callable[[Array], Array], theta: Array, rel: float = 1e-5) -> Array:
@@ -96,7 +97,7 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
     for it in range(1, maxiter + 1):
         gmax = float(np.max(np.abs(g))) if g.size else 0.0
         if gmax < tol:
-            return OptResult(pt.theta, pt.f, g, it - 1, True, "converged")
+            return OptResult(pt.theta, pt.f, g, it - 1, True, "converged", pt)
         terms = prob.hessian_terms(pt)
         moved = False
         for exact in (True, False):
@@ -116,6 +117,19 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
             return OptResult(pt.theta, pt.f, g, it, False, "line search failed")
     gmax = float(np.max(np.abs(g))) if g.size else 0.0
     return OptResult(pt.theta, pt.f, g, maxiter, gmax < 1e-6, "iteration limit reached")
+
+
+def identification_in_doubt(ram: RAM, S: Array, opt: OptResult, rcond: float = 1e-10) -> bool:
+    """True when the optimiser did not converge or the expected information at the solution is singular or
+    nearly so (reciprocal condition number below ``rcond``): only then can the model be rank deficient."""
+    if not opt.converged:
+        return True
+    try:
+        prob = MLProblem(ram, S)
+        pt = opt.last if opt.last is not None and opt.last.theta is opt.theta else prob.point(opt.theta)
+        return pt is None or prob.information_rcond(pt) < rcond
+    except (np.linalg.LinAlgError, ValueError):
+        return True
 
 
 def _line_search(prob: MLProblem, pt: Point, g: Array, step: Array, gmax: float) -> Point | None:
