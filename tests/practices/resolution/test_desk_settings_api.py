@@ -9,9 +9,13 @@ from sqlalchemy import select
 from tests.helpers.auth import login, token_headers
 
 from pxm.platform.audit.models import AuditEvent
+from pxm.platform.auth.actor import Actor
+from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.people import service as people
+from pxm.platform.people.schemas import PatientCreate
 from pxm.practices.feedback.loop import service as loop
-from pxm.practices.resolution import settings
-from pxm.practices.resolution.models import BusinessCalendar, SlaPolicy
+from pxm.practices.resolution import service, settings
+from pxm.practices.resolution.models import BusinessCalendar, Case, SlaPolicy
 
 API = "/api/v1/desk"
 MONDAY_10 = dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.UTC)
@@ -247,3 +251,48 @@ def test_cookie_session_writes_need_the_csrf_token(client, db) -> None:  # type:
     body = {"code": "csrf_check", "label": "CSRF check"}
     assert client.post(f"{API}/reasons", json=body).status_code == 403
     assert client.post(f"{API}/reasons", json=body, headers=headers).status_code == 201
+
+
+def test_committed_changes_reach_the_next_case_in_another_session(committed_db_url, key_dir) -> None:  # type: ignore[no-untyped-def]
+    """Real commits on separate sessions, as requests in a running server make them. The contact path may keep
+    policies, calendars and reasons in a per-process copy: a change saved here must still reach the very next
+    case (the settings writes go through the ORM, whose events drop that copy)."""
+    engine = make_engine(committed_db_url)
+    factory = make_session_factory(engine)
+    actor = Actor.system("tests")
+    try:
+        with factory() as s:
+            ids = [people.create_patient(s, actor, PatientCreate(mrn=f"INV-{i}", given_name="Ina",
+                                                                 family_name=f"Valid{i}")).id for i in range(4)]
+            pid = settings.create_policy(s, actor, reason="billing", priority="normal", first_response_minutes=15,
+                                         resolution_minutes=45, business_hours=False).id
+            s.commit()
+
+        def open_case(patient_id: int, reason: str = "billing") -> Case:
+            with factory() as s:
+                case = service.open_case(s, actor, patient_id=patient_id, reason=reason, opened_at=MONDAY_10,
+                                         route=False)
+                s.commit()
+                return case
+
+        first = open_case(ids[0])  # reads (and may keep) policies, calendars and reasons
+        with factory() as s:
+            settings.update_policy(s, actor, pid, first_response_minutes=30, resolution_minutes=90)
+            settings.create_reason(s, actor, code="lab_results", label="Lab results")
+            s.commit()
+        second = open_case(ids[1])
+        lab = open_case(ids[2], "lab_results")  # a reason added a moment ago can be chosen at once
+        with factory() as s:
+            settings.update_policy(s, actor, pid, business_hours=True)
+            cal_id = s.execute(select(BusinessCalendar.id).where(BusinessCalendar.facility_id.is_(None))).scalar_one()
+            settings.update_calendar(s, actor, cal_id, timezone="UTC", hours={"1": ["09:00", "17:00"]})
+            s.commit()
+        third = open_case(ids[3])
+    finally:
+        engine.dispose()
+    assert first.first_response_due_at == MONDAY_10 + dt.timedelta(minutes=15)
+    assert second.first_response_due_at == MONDAY_10 + dt.timedelta(minutes=30)
+    assert second.resolution_due_at == MONDAY_10 + dt.timedelta(minutes=90)
+    assert lab.reason == "lab_results"
+    assert third.first_response_due_at == MONDAY_10 + dt.timedelta(minutes=30)  # Monday 10:00 UTC is open now
+    assert third.resolution_due_at == MONDAY_10 + dt.timedelta(minutes=90)
