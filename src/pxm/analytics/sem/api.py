@@ -97,8 +97,6 @@ def fit(model: str, data: Any = None, estimator: str = "ML", missing: str = "lis
         raise SEMError("level must be between 0 and 1 (e.g. 0.95)")
     if int(bootstrap) != bootstrap or bootstrap < 0:
         raise SEMError("bootstrap must be a non-negative whole number of draws")
-    if bootstrap and missing == "fiml":
-        raise SEMError("the bootstrap is available with missing='listwise' only")
     if bootstrap_ci not in ("bca", "percentile"):
         raise SEMError("bootstrap_ci must be 'bca' or 'percentile'")
     fiml = missing == "fiml"

@@ -1,6 +1,10 @@
 """Nonparametric bootstrap (Efron & Tibshirani 1993): seeded case resampling, each refit warm-started from the
-full-sample estimate with Fisher scoring; percentile and BCa intervals (bias correction plus jackknife
-acceleration) for every parameter, every std_all value and every defined parameter."""
+full-sample estimate (BFGS from the inverse Hessian there); percentile and BCa intervals (bias correction plus
+jackknife acceleration) for every parameter, every std_all value, every defined parameter and every R-square.
+
+Complete data: each draw refits ML to the resampled covariance matrix. FIML (missing = "fiml"): rows are
+resampled with their missing-data patterns and each draw refits the FIML likelihood; a draw is a vector of
+case weights, so the pattern moments come from one vectorised weighted sum (no regrouping of rows)."""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from scipy import stats
 
 from .data import Sample
 from .errors import SEMError
+from .fiml import _objective, bfgs, resampler
 from .implied import moments
+from .information import safe_inverse
 from .matrices import RAM, Array, build_ram
 from .objective import expected_hessian
-from .optimize import fit_ml_bfgs
+from .optimize import fit_ml_bfgs, numeric_hessian
 from .partable import ParTable
 from .standardized import Standardizer, defined_function
 
@@ -79,24 +85,69 @@ def bca_interval(boot: Array, est: Array, jack: Array, level: float) -> tuple[Ar
     return lo, hi
 
 
+Draw = Callable[[Array], "Array | None"]  # row indices of a bootstrap sample -> statistics (None: failed)
+LeaveOut = Callable[[int], "Array | None"]  # jackknife: the row left out -> statistics
+
+
+def _ml_refits(pt: ParTable, ram: RAM, X: Array, theta: Array, stat: _Stats) -> tuple[Draw, LeaveOut]:
+    """Refit functions for a bootstrap draw (row indices) and a jackknife deletion (row index), complete data."""
+    n = X.shape[0]
+    Hinv = np.linalg.pinv(expected_hessian(ram, moments(ram, theta)))
+    total1, total2 = X.sum(axis=0), X.T @ X
+
+    def draw(idx: Array) -> Array | None:
+        Xb = X[idx]
+        return _refit(pt, ram, np.cov(Xb.T, bias=True), Xb.mean(axis=0), theta, Hinv, stat)
+
+    def leave_out(i: int) -> Array | None:
+        m = (total1 - X[i]) / (n - 1)
+        S = (total2 - np.outer(X[i], X[i])) / (n - 1) - np.outer(m, m)
+        return _refit(pt, ram, S, m, theta, Hinv, stat)
+
+    return draw, leave_out
+
+
+def _fiml_refits(ram: RAM, X: Array, theta: Array, stat: _Stats) -> tuple[Draw, LeaveOut]:
+    """The same for FIML: case weights -> pattern moments -> BFGS on the FIML likelihood from the full-sample
+    estimate with the inverse observed information there."""
+    n = X.shape[0]
+    rs = resampler(X)
+    H = numeric_hessian(lambda t: _objective(ram, t, rs.base)[1], theta)
+    Hinv, _ = safe_inverse(H)
+
+    def refit(w: Array) -> Array | None:
+        pats = rs.weighted(w)
+        opt = bfgs(lambda t: _objective(ram, t, pats), theta, Hinv, tol=1e-7, maxiter=300)
+        return stat(ram, opt.theta) if opt.converged else None
+
+    def draw(idx: Array) -> Array | None:
+        return refit(np.bincount(idx, minlength=n).astype(float))
+
+    def leave_out(i: int) -> Array | None:
+        w = np.ones(n)
+        w[i] = 0.0
+        return refit(w)
+
+    return draw, leave_out
+
+
 def run_bootstrap(pt: ParTable, ram: RAM, sample: Sample, theta: Array, n_boot: int, seed: int | None,
                   method: str, level: float, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     if sample.X is None:
         raise SEMError("the bootstrap needs raw data, not a covariance matrix")
-    if np.isnan(sample.X).any():
-        raise SEMError("the bootstrap is available with complete data (missing='listwise') only")
     X = sample.X
+    fiml = ram.meanstructure  # a mean structure is only added for missing = "fiml"
+    if np.isnan(X).any() and not fiml:
+        raise SEMError("the bootstrap with missing values needs missing='fiml'")
     n = X.shape[0]
     stat = _Stats(pt, ram)
     est = stat(ram, theta)
-    Hinv = np.linalg.pinv(expected_hessian(ram, moments(ram, theta)))
+    draw, leave_out = _fiml_refits(ram, X, theta, stat) if fiml else _ml_refits(pt, ram, X, theta, stat)
     rng = np.random.default_rng(seed)
     draws = np.full((n_boot, est.size), np.nan)
     failed = 0
     for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        Xb = X[idx]
-        out = _refit(pt, ram, np.cov(Xb.T, bias=True), Xb.mean(axis=0), theta, Hinv, stat)
+        out = draw(rng.integers(0, n, size=(n,)))
         if out is None:
             failed += 1
         else:
@@ -106,12 +157,9 @@ def run_bootstrap(pt: ParTable, ram: RAM, sample: Sample, theta: Array, n_boot: 
     draws = draws[~np.isnan(draws).all(axis=1)]
     alpha = (1 - level) / 2
     if method == "bca":
-        total1, total2 = X.sum(axis=0), X.T @ X
         jack = np.full((n, est.size), np.nan)
         for i in range(n):
-            m = (total1 - X[i]) / (n - 1)
-            S = (total2 - np.outer(X[i], X[i])) / (n - 1) - np.outer(m, m)
-            out = _refit(pt, ram, S, m, theta, Hinv, stat)
+            out = leave_out(i)
             if out is not None:
                 jack[i] = out
         lo, hi = bca_interval(draws, est, jack, level)
@@ -126,4 +174,3 @@ def run_bootstrap(pt: ParTable, ram: RAM, sample: Sample, theta: Array, n_boot: 
     return {"n": int(len(draws)), "n_failed": int(failed), "est_lo": lo[:r], "est_hi": hi[:r], "est_se": se[:r],
             "std_lo": lo[r:2 * r], "std_hi": hi[r:2 * r], "def_lo": lo[2 * r:nd], "def_hi": hi[2 * r:nd],
             "def_se": se[2 * r:nd], "r2_ci": r2, "draws": draws}
-
