@@ -1,16 +1,22 @@
-"""Write and verify the audit chain. ``record`` runs inside the caller's transaction (flush only)."""
+"""Write and verify the audit chain.
+
+``record`` buffers an event in the caller's session; the whole transaction's events are written in one batch
+just before it commits (with the chain head locked only for those last milliseconds), so they commit or roll
+back with the change they describe. SQL that reads the audit tables in the transaction writes the buffer first.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, Table, event, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from pxm.platform.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from pxm.platform.auth.actor import Actor
@@ -35,13 +41,43 @@ def _event_fields(row: AuditEvent) -> dict[str, Any]:
     }
 
 
-_HEAD_KEY = "pxm_audit_head"
+_HEAD_KEY = "pxm_audit_head"  # (last_seq, last_hash) while this transaction holds the head
+_BUFFER_KEY = "pxm_audit_buffer"
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _forget_head(session: Session, _transaction: object) -> None:
-    # A savepoint or transaction ended (committed or rolled back): read the head afresh next time.
-    session.info.pop(_HEAD_KEY, None)
+@dataclass
+class _Entry:
+    event: AuditEvent
+    recorded_in: SessionTransaction  # the innermost transaction (root or savepoint) when record() ran
+    written_in: SessionTransaction | None = None  # where its row was inserted; None while only buffered
+
+
+class _Buffer:
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []
+        self.unwritten = 0
+        self.writing = False
+
+
+def _buffer(session: Session) -> _Buffer | None:
+    return session.info.get(_BUFFER_KEY)
+
+
+def _innermost(session: Session) -> SessionTransaction:
+    tx = session.get_nested_transaction() or session.get_transaction()
+    if tx is None:
+        tx = session.begin()  # as the INSERT used to: the event opens the session's transaction
+    return tx
+
+
+def _within(tx: SessionTransaction | None, scope: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is scope:
+            return True
+        tx = tx.parent
+    return False
 
 
 def record(
@@ -55,38 +91,133 @@ def record(
     outcome: str = "success",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain in the current transaction. ``details`` must not hold PHI.
+    """Add one event to the chain in the current transaction. ``details`` must not hold PHI.
 
-    The first event of a transaction locks the head row (a row lock on PostgreSQL; SQLite's write lock is
-    already held), so no other writer can extend the chain until this transaction ends; later events in the
-    same transaction reuse the head they already hold. Plain Core statements keep this off the ORM flush.
+    The event is buffered in the session and written with the rest of the transaction's events just
+    before it commits (``seq``, ``prev_hash`` and ``hash`` are set on the returned object then). A rollback
+    -- of the transaction, or of the savepoint the event was recorded in -- discards it. Any SQL of the
+    transaction that names ``audit_events`` (ORM, Core or text, through the session or its connection)
+    writes the buffer first, so a transaction sees its own events.
     """
-    head = session.info.get(_HEAD_KEY)
-    if head is None:
-        row = session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(last_seq=AuditHead.last_seq)
-            .returning(AuditHead.last_seq, AuditHead.last_hash)
-        ).first()
-        if row is None:
-            raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
-        head = (int(row[0]), str(row[1]))
-    seq, prev_hash = head[0] + 1, head[1]
-    event = AuditEvent(
-        seq=seq, occurred_at=utcnow(), actor=actor.label, action=action,
-        resource_type=resource_type, resource_id=None if resource_id is None else str(resource_id),
-        patient_id=patient_id, outcome=outcome, request_id=actor.request_id,
-        details=details or {}, prev_hash=prev_hash,
+    tx = _innermost(session)
+    buf = _buffer(session)
+    if buf is None:
+        buf = session.info[_BUFFER_KEY] = _Buffer()
+    ev = AuditEvent(
+        occurred_at=utcnow(), actor=actor.label, action=action, resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id), patient_id=patient_id,
+        outcome=outcome, request_id=actor.request_id, details=details or {},
     )
-    event.hash = event_hash(prev_hash, _event_fields(event))
-    session.execute(insert(AuditEvent).values(
-        seq=event.seq, occurred_at=event.occurred_at, actor=event.actor, action=event.action,
-        resource_type=event.resource_type, resource_id=event.resource_id, patient_id=event.patient_id,
-        outcome=event.outcome, request_id=event.request_id, details=event.details,
-        prev_hash=event.prev_hash, hash=event.hash,
-    ))
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=event.hash))
-    session.info[_HEAD_KEY] = (seq, event.hash)
-    return event
+    buf.entries.append(_Entry(ev, tx))
+    buf.unwritten += 1
+    return ev
+
+
+def write_pending(session: Session) -> None:
+    """Write the session's buffered events now, in one batch, extending the chain.
+
+    The first write of a transaction locks the head row (a row lock on PostgreSQL; SQLite's write lock is
+    already held), so concurrent transactions append one after another; the lock is held until commit.
+    Callers need not call this: it runs before every commit and before any SQL that names the audit tables."""
+    buf = _buffer(session)
+    if buf is None or buf.unwritten == 0 or buf.writing:
+        return
+    buf.writing = True
+    try:
+        conn = session.connection()  # the innermost transaction's connection (a savepoint is begun if due)
+        where = _innermost(session)
+        head = session.info.get(_HEAD_KEY)
+        if head is None:
+            row = conn.execute(
+                update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq)
+                .returning(_HEAD.c.last_seq, _HEAD.c.last_hash)
+            ).first()
+            if row is None:
+                raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
+            head = (int(row[0]), str(row[1]))
+        seq, prev_hash = head
+        rows = []
+        for entry in buf.entries:
+            if entry.written_in is not None:
+                continue
+            ev = entry.event
+            seq += 1
+            ev.seq, ev.prev_hash = seq, prev_hash
+            ev.hash = prev_hash = event_hash(prev_hash, _event_fields(ev))
+            rows.append({
+                "seq": ev.seq, "occurred_at": ev.occurred_at, "actor": ev.actor, "action": ev.action,
+                "resource_type": ev.resource_type, "resource_id": ev.resource_id, "patient_id": ev.patient_id,
+                "outcome": ev.outcome, "request_id": ev.request_id, "details": ev.details,
+                "prev_hash": ev.prev_hash, "hash": ev.hash,
+            })
+            entry.written_in = where
+        conn.execute(insert(_EVENTS), rows)
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=seq, last_hash=prev_hash))
+        session.info[_HEAD_KEY] = (seq, prev_hash)
+        buf.unwritten = 0
+    finally:
+        buf.writing = False
+
+
+# The session whose transaction runs on each connection, so a statement can find the session's buffer.
+_SESSIONS: weakref.WeakKeyDictionary[Connection, weakref.ref[Session]] = weakref.WeakKeyDictionary()
+
+
+@event.listens_for(Session, "after_begin")
+def _remember_connection(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    _SESSIONS[connection] = weakref.ref(session)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _write_before_reading(conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any,
+                          _executemany: bool) -> None:
+    # Any SQL naming the audit tables (ORM, Core, text, raw connection) sees the transaction's own events.
+    # A substring test on the SQL string costs about a microsecond; the write happens at most once.
+    if "audit_events" not in statement and "audit_head" not in statement:
+        return
+    ref = _SESSIONS.get(conn)
+    session = ref() if ref is not None else None
+    buf = _buffer(session) if session is not None else None
+    if session is not None and buf is not None and buf.unwritten and not buf.writing:
+        write_pending(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    buf = _buffer(session)
+    if buf is None or not buf.unwritten or session.get_nested_transaction() is not None:
+        return  # nothing buffered, or only a savepoint is being released
+    session.flush()  # the ORM's changes first, so the head is locked for as short a time as possible
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _discard_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    buf = _buffer(session)
+    if buf is None:
+        return
+    scope: SessionTransaction | None = previous  # what the database rolled back: the enclosing savepoint or root
+    while scope is not None and not (scope.nested or scope.parent is None):
+        scope = scope.parent
+    if scope is None:
+        return
+    kept = []
+    for entry in buf.entries:
+        if _within(entry.recorded_in, scope):
+            continue  # recorded inside what was rolled back
+        if entry.written_in is not None and _within(entry.written_in, scope):
+            entry.written_in = None  # its row was rolled back, but the event stands: write it again
+            buf.unwritten += 1
+        kept.append(entry)
+    buf.entries = kept
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint or transaction ended (committed or rolled back): read the head afresh next time.
+    session.info.pop(_HEAD_KEY, None)
+    if transaction.parent is None:
+        session.info.pop(_BUFFER_KEY, None)
 
 
 @dataclass(frozen=True)
