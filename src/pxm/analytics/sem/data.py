@@ -66,29 +66,19 @@ def load(data: Any, names: Sequence[str], *, missing: str = "listwise", cov: Any
 
 def _float_columns(df: Any, names: Sequence[str]) -> Array | None:
     """The named columns as one float matrix when they are all plain numpy numbers (no bool, object, string or
-    nullable extension columns); None sends the caller to the checking path. A frame of a single numeric
-    dtype is read as one block (``to_numpy`` is then a view), a mixed frame column by column: both avoid
-    ``df[list]``, which costs pandas ~0.1 ms."""
+    nullable extension columns); None sends the caller to the checking path. Columns are read one by one with
+    pandas' array accessor (``df[list]`` costs pandas ~0.1 ms; ``df[name]`` ~6 us a column)."""
     cols = df.columns
-    if not cols.is_unique:
+    if not cols.is_unique or any(v not in cols for v in names):
         return None
-    pos = {c: i for i, c in enumerate(cols)} if len(cols) <= 256 else None
-    if pos is not None:
-        if any(v not in pos for v in names):
-            return None
-        idx = [pos[v] for v in names]
+    getter = getattr(df, "_get_column_array", None)  # private but long-standing; read-only use
+    if getter is not None:
+        arrays = [getter(cols.get_loc(v)) for v in names]
     else:
-        found = cols.get_indexer(list(names))
-        if (found < 0).any():
-            return None
-        idx = found.tolist()
-    dtypes = df.dtypes.to_numpy()
-    kinds = {dt.kind if isinstance(dt, np.dtype) else "O" for dt in dtypes[idx]} if idx else set()
-    if not kinds <= {"f", "i", "u"}:
+        arrays = [df[v].to_numpy() for v in names]
+    if not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays):
         return None
-    if len(set(dtypes)) == 1:
-        return np.asarray(df.to_numpy()[:, idx], dtype=float)
-    return np.column_stack([df[v].to_numpy() for v in names]).astype(float, copy=False)
+    return np.array(arrays, dtype=float).T  # (rows, variables), a transposed view
 
 
 def from_frame(df: Any, names: Sequence[str], *, missing: str = "listwise") -> Sample:

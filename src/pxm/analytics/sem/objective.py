@@ -6,6 +6,7 @@ dF/dSigma = Sigma^-1 (Sigma - S) Sigma^-1, pushed through the RAM matrices witho
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,7 @@ class MLProblem:
             return None
         W = Li.T @ Li
         f = 2.0 * float(np.log(L.diagonal()).sum()) + float(np.vdot(self.S, W)) - self.logdet_S - p
-        if not np.isfinite(f):
+        if not math.isfinite(f):
             return None
         return Point(theta, f, B, K, T, W)
 
@@ -166,7 +167,7 @@ class MLProblem:
         assert pt.PW is not None and pt.PG is not None
         n = lay.n
         M = pt.K.T @ pt.PG[:n, :n]
-        buf = np.concatenate((pt.PW.ravel(), pt.PG.ravel(), pt.B.ravel(), M.ravel(), pt.T.ravel(), _ZERO))
+        buf = np.concatenate((pt.PW, pt.PG, pt.B, M, pt.T, _ZERO), axis=None)
         X = buf.take(lay.hess_at)
         return X[0::2] * X[1::2]
 

@@ -55,16 +55,27 @@ def fit_ml(ram: RAM, S: Array, theta0: Array, *, tol: float = 1e-10, maxiter: in
                          f"numerical breakdown ({exc})")
 
 
-def _newton_step(prob: MLProblem, packed: Array, g: Array) -> Array | None:
-    """Solve H step = g on the active parameters by Cholesky; None when H is not positive definite."""
+def _newton_step(prob: MLProblem, packed: Array, g: Array) -> tuple[Array, Array] | None:
+    """Solve H step = g on the active parameters by Cholesky: (step, factor), or None when H is not positive
+    definite."""
     lay = prob.lay
-    H = prob.full(packed)
-    if lay.direct:
-        _, x, info = lapack.dposv(H, g, lower=1)
-        return x if info == 0 else None
-    _, x, info = lapack.dposv(H, g[lay.active], lower=1)
+    c, x, info = lapack.dposv(prob.full(packed), g if lay.direct else g[lay.active], lower=1)
     if info != 0:
         return None
+    return _embed(prob, x), c
+
+
+def _chord_step(prob: MLProblem, factor: Array, g: Array) -> Array:
+    """A step with an earlier Cholesky factor of the Hessian (near the optimum the Hessian barely changes)."""
+    lay = prob.lay
+    x, _ = lapack.dpotrs(factor, g if lay.direct else g[lay.active], lower=1)
+    return _embed(prob, x)
+
+
+def _embed(prob: MLProblem, x: Array) -> Array:
+    lay = prob.lay
+    if lay.direct:
+        return x
     step = np.zeros(lay.q)
     step[lay.active] = x
     return step
@@ -73,20 +84,14 @@ def _newton_step(prob: MLProblem, packed: Array, g: Array) -> Array | None:
 def _fallback_step(prob: MLProblem, packed: Array, g: Array) -> Array:
     """Least-squares step on the expected information (singular or nearly so)."""
     lay = prob.lay
-    H = prob.full(packed)
-    ga = g if lay.direct else g[lay.active]
-    x = np.linalg.lstsq(H, ga, rcond=None)[0]
-    if lay.direct:
-        return x
-    step = np.zeros(lay.q)
-    step[lay.active] = x
-    return step
+    return _embed(prob, np.linalg.lstsq(prob.full(packed), g if lay.direct else g[lay.active], rcond=None)[0])
 
 
 def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int = 500) -> OptResult:
     """Newton's method on the closed-form Hessian of F_ML, with Fisher scoring (the expected information)
     wherever the Hessian is not positive definite, and step halving. Quadratic convergence near the optimum:
-    typically 5-8 Hessians from the start values, 2-4 from a nearby solution."""
+    typically 5-8 Hessians from the start values, 2-4 from a nearby solution. Once the gradient is below
+    1e-6 the last Hessian's factor is reused (a chord step: the Hessian has stopped changing)."""
     q = prob.lay.q
     theta = theta0.astype(float).copy()
     pt = prob.point(theta)
@@ -94,19 +99,29 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
         return OptResult(theta, float("inf"), np.full(q, np.nan), 0, False, "starting values give a non-positive-"
                          "definite implied covariance matrix")
     g = prob.gradient(pt)
+    factor = None
     for it in range(1, maxiter + 1):
-        gmax = float(np.max(np.abs(g))) if g.size else 0.0
+        gmax = float(np.abs(g).max()) if q else 0.0
         if gmax < tol:
             return OptResult(pt.theta, pt.f, g, it - 1, True, "converged", pt)
+        if factor is not None and gmax < 1e-6:
+            nxt = _line_search(prob, pt, g, _chord_step(prob, factor, g), gmax)
+            factor = None
+            if nxt is not None:
+                pt, g = nxt, prob.gradient(nxt)
+                continue
         terms = prob.hessian_terms(pt)
         moved = False
         for exact in (True, False):
             packed = prob.hessian_packed(terms, exact)
-            step = _newton_step(prob, packed, g)
-            if step is None:
+            solved = _newton_step(prob, packed, g)
+            if solved is None:
                 if exact:
                     continue
                 step = _fallback_step(prob, packed, g)
+            else:
+                step = solved[0]
+                factor = solved[1] if exact else None
             nxt = _line_search(prob, pt, g, step, gmax)
             if nxt is not None:
                 pt, g, moved = nxt, prob.gradient(nxt), True
@@ -115,7 +130,7 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
             if gmax < 1e-6:  # at numerical precision of the objective
                 return OptResult(pt.theta, pt.f, g, it, True, "converged (objective flat to precision)")
             return OptResult(pt.theta, pt.f, g, it, False, "line search failed")
-    gmax = float(np.max(np.abs(g))) if g.size else 0.0
+    gmax = float(np.abs(g).max()) if q else 0.0
     return OptResult(pt.theta, pt.f, g, maxiter, gmax < 1e-6, "iteration limit reached")
 
 
@@ -141,14 +156,14 @@ def _line_search(prob: MLProblem, pt: Point, g: Array, step: Array, gmax: float)
     flat = 1e-13 * max(1.0, abs(pt.f))
     t = 1.0
     for _ in range(40):
-        cand = prob.point(pt.theta - t * step)
+        cand = prob.point(pt.theta - step if t == 1.0 else pt.theta - t * step)
         if cand is not None:
             if cand.f <= pt.f + 1e-4 * t * slope:
                 prob.gradient(cand)
                 return cand
             if cand.f <= pt.f + flat:
                 gc = prob.gradient(cand)
-                if float(np.max(np.abs(gc))) < gmax:
+                if float(np.abs(gc).max()) < gmax:
                     return cand
         t *= 0.5
     return None
