@@ -53,6 +53,7 @@ class CompiledModel:
             m0[self.exo_m] = mean[self.exo_m] if mean is not None else 0.0
         fresh = replace(self.ram, S0=S0, m0=m0)
         fresh.__dict__["layout"] = self.ram.layout
+        fresh.__dict__["depth"] = self.ram.depth
         return fresh
 
     def row_values(self, ram: RAM, theta: Array) -> Array:

@@ -12,9 +12,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from .matrices import Array
+
+
+def _chi2_sf(x: float, df: int) -> float:
+    """scipy.stats.chi2.sf without the distribution machinery (~0.1 ms a call): the same special function."""
+    return float(special.chdtrc(df, max(x, 0.0))) if not math.isnan(x) else float("nan")
 
 
 def _ncp_bound(T: float, df: int, prob: float) -> float:
@@ -90,9 +95,9 @@ def gfi_block(S: Array, sigma: Array, df: int, nel: int) -> dict[str, float]:
 def ml_fit_measures(*, T: float, df: int, Tb: float, dfb: int, n: int, npar: int, logl: float,
                     logl_h1: float, S: Array, sigma: Array, nel: int) -> dict[str, float]:
     out: dict[str, float] = {"npar": float(npar), "fmin": T / (2 * n), "chisq": T, "df": float(df),
-                             "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else float("nan"),
+                             "pvalue": _chi2_sf(T, df) if df > 0 else float("nan"),
                              "baseline_chisq": Tb, "baseline_df": float(dfb),
-                             "baseline_pvalue": float(stats.chi2.sf(Tb, dfb)) if dfb > 0 else float("nan")}
+                             "baseline_pvalue": _chi2_sf(Tb, dfb) if dfb > 0 else float("nan")}
     out.update(incremental(T, df, Tb, dfb))
     out["logl"] = logl
     out["unrestricted_logl"] = logl_h1
@@ -103,8 +108,8 @@ def ml_fit_measures(*, T: float, df: int, Tb: float, dfb: int, n: int, npar: int
     out.update(residual_indices(S, sigma))
     out.update(gfi_block(S, sigma, df, nel))
     if df > 0 and T > 0:
-        out["cn_05"] = float(stats.chi2.ppf(0.95, df) * n / T + 1)
-        out["cn_01"] = float(stats.chi2.ppf(0.99, df) * n / T + 1)
+        out["cn_05"] = float(special.chdtri(df, 0.05) * n / T + 1)  # chi2.ppf(0.95, df)
+        out["cn_01"] = float(special.chdtri(df, 0.01) * n / T + 1)
     out["mfi"] = math.exp(-0.5 * (T - df) / n)
     out["ecvi"] = T / n + 2 * npar / n
     return out
@@ -117,9 +122,9 @@ def robust_fit_measures(*, T: float, df: int, c: float, Tb: float, dfb: int, cb:
     Ts = T / c if c > 0 else nan
     Tbs = Tb / cb if cb > 0 else nan
     out = {"chisq_scaled": Ts, "df_scaled": float(df),
-           "pvalue_scaled": float(stats.chi2.sf(Ts, df)) if df > 0 else nan,
+           "pvalue_scaled": _chi2_sf(Ts, df) if df > 0 else nan,
            "chisq_scaling_factor": c, "baseline_chisq_scaled": Tbs, "baseline_df_scaled": float(dfb),
-           "baseline_pvalue_scaled": float(stats.chi2.sf(Tbs, dfb)) if dfb > 0 else nan,
+           "baseline_pvalue_scaled": _chi2_sf(Tbs, dfb) if dfb > 0 else nan,
            "baseline_chisq_scaling_factor": cb}
     inc = incremental(Ts, df, Tbs, dfb)
     out["cfi_scaled"] = inc["cfi"]

@@ -25,7 +25,7 @@ class Moments:
 
 def moments(ram: RAM, theta: Array) -> Moments:
     A, S, m = ram.fill(theta)
-    B = np.linalg.inv(np.eye(ram.n) - A)
+    B = ram.b_matrix(A)
     total = B @ S @ B.T
     sigma = total[: ram.p, : ram.p]
     sigma = 0.5 * (sigma + sigma.T)
@@ -92,6 +92,6 @@ def moments_batch(ram: RAM, thetas: Array) -> BatchMoments:
     S[:, ram.s_rc[:, 0], ram.s_rc[:, 1]] = thetas[:, ram.s_k]
     S[:, ram.s_rc[:, 1], ram.s_rc[:, 0]] = thetas[:, ram.s_k]
     m[:, ram.m_r] = thetas[:, ram.m_k]
-    B = np.linalg.inv(np.eye(ram.n) - A)
+    B = ram.b_matrix(A)
     total = B @ S @ B.transpose(0, 2, 1)
     return BatchMoments(A, S, m, total)

@@ -49,11 +49,33 @@ class RAM:
     def layout(self) -> Layout:
         return Layout(self)
 
+    @cached_property
+    def depth(self) -> int:
+        """Nilpotency order of A's pattern (free or fixed non-zero paths): (I - A)^-1 = I + A + ... + A^(d-1);
+        0 when the paths form a cycle (non-recursive model)."""
+        pattern = self.A0 != 0
+        pattern[self.a_rc[:, 0], self.a_rc[:, 1]] = True
+        return _nilpotency(pattern)
+
+    def b_matrix(self, A: Array) -> Array:
+        """(I - A)^-1 (A may carry leading batch axes): a short power series for recursive models, an inverse
+        otherwise."""
+        d = self.depth
+        n = self.n
+        if d == 2:
+            return np.eye(n) + A
+        if d == 1:
+            return np.eye(n)
+        if d == 3:
+            return np.eye(n) + A @ (np.eye(n) + A)
+        return np.linalg.inv(np.eye(n) - A)
+
     def with_exo(self, exo_cov: Array, exo_mean: Array | None, pt: ParTable) -> RAM:
         """The same model with fixed.x values from another sample; the layout is shared, not rebuilt."""
         fresh = build_ram(pt, exo_cov, exo_mean)
-        if "layout" in self.__dict__:
-            fresh.__dict__["layout"] = self.__dict__["layout"]
+        for shared in ("layout", "depth"):
+            if shared in self.__dict__:
+                fresh.__dict__[shared] = self.__dict__[shared]
         return fresh
 
 
@@ -87,9 +109,7 @@ class Layout:
         # theta -> one (2, n, n) buffer holding A then S
         self.put_at = np.concatenate([ai * n + aj, n * n + su * n + sv, n * n + sv * n + su]).astype(np.intp)
         self.put_k = np.concatenate([ram.a_k, ram.s_k, ram.s_k]).astype(np.intp)
-        pattern = ram.A0 != 0
-        pattern[ai, aj] = True
-        self.depth = _nilpotency(pattern)
+        self.depth = ram.depth
         self.eye = np.eye(n)
         na = len(ai)
         self.na = na
