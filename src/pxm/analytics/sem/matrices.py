@@ -119,6 +119,7 @@ class Layout:
         ek = np.concatenate([ram.a_k, ram.s_k]).astype(np.intp)
         ne = len(ek)
         self.ne = ne
+        self.iu, self.iv, self.c = iu, iv, c
         self.grad_at = iu * m + iv  # flat index into Z'F' G F Z
         self.grad_w = 2.0 * c
         # free parameters moved by the covariance structure (means are not: F_ML holds them fixed)

@@ -8,6 +8,7 @@ means and covariances. Under MLR, ``mi_scaled`` = mi / chi-square scaling factor
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,30 @@ import numpy as np
 from .fiml_patterns import delta, evaluate, h1_information, patterns, vech_rows
 from .implied import Moments, jacobian, moments
 from .matrices import RAM, Array
+from .objective import MLProblem
 from .partable import Param, ParTable
 
 
 def candidates(pt: ParTable) -> list[Param]:
+    """Fixed-to-zero parameters that could be freed: loadings, residual covariances, latent regressions."""
+    return list(_candidates(pt))
+
+
+@lru_cache(maxsize=64)
+def _candidate_positions(pt: ParTable) -> tuple[Array, Array, Array]:
+    """For each candidate: the variable that receives the path or covariance, the other end, is-a-path."""
+    idx = {v: i for i, v in enumerate((*pt.observed, *pt.latent))}
+    cands = _candidates(pt)
+    ra = np.array([idx[c.rhs] if c.op == "=~" else idx[c.lhs] for c in cands], dtype=np.intp)
+    rb = np.array([idx[c.lhs] if c.op == "=~" else idx[c.rhs] for c in cands], dtype=np.intp)
+    is_path = np.array([c.op != "~~" for c in cands], dtype=bool)
+    for arr in (ra, rb, is_path):
+        arr.flags.writeable = False
+    return ra, rb, is_path
+
+
+@lru_cache(maxsize=64)
+def _candidates(pt: ParTable) -> tuple[Param, ...]:
     have = {(r.lhs, r.op, r.rhs) for r in pt.rows}
     have |= {(r.rhs, r.op, r.lhs) for r in pt.rows if r.op == "~~"}
     indicators = [v for v in pt.observed if any(r.op == "=~" and r.rhs == v for r in pt.rows)]
@@ -37,7 +58,7 @@ def candidates(pt: ParTable) -> list[Param]:
             if a != b and (a, "~", b) not in have and (b, "~", a) not in have and (b, "=~", a) not in have \
                     and (a, "=~", b) not in have:
                 out.append(Param(a, "~", b, user=False, free=1))
-    return out
+    return tuple(out)
 
 
 def _endpoints(cands: list[Param], ram: RAM, mom: Moments) -> tuple[Array, Array, Array, Array, Array]:
@@ -110,29 +131,14 @@ def modification_indices(pt: ParTable, ram: RAM, theta: Array, S: Array, n: int,
     cands = candidates(pt)
     if not cands:
         return []
-    mom = moments(ram, theta)
-    p = ram.p
-    W = np.linalg.inv(mom.sigma)
-    FB = mom.B[:p, :]  # p x n
-    C = mom.B @ mom.S @ FB.T  # n x p
-    J, _ = jacobian(ram, mom)
-    q = J.shape[0]
-    Gf = np.matmul(W, (J.reshape(q * p, p) @ W).reshape(q, p, p))  # W J_f W
-    Hff = Gf.reshape(q, -1) @ J.reshape(q, -1).T
-    a, b, ra, rb, is_path = _endpoints(cands, ram, mom)
-    Gm = W - W @ S @ W
-    gc = 2.0 * np.einsum("ci,ci->c", a @ Gm, b)
-    Wa, Wb = a @ W, b @ W
-    aWa = np.einsum("ci,ci->c", Wa, a)
-    bWb = np.einsum("ci,ci->c", Wb, b)
-    aWb = np.einsum("ci,ci->c", Wa, b)
-    hcc = 2.0 * (aWa * bWb + aWb**2)
-    T = np.matmul(FB.T, Gf)  # (q, n, p): FB' W J_f W
-    MA = np.matmul(T, C.T)  # (q, n, n): a_r' G_f C[c]
-    MS = np.matmul(T, FB)  # (q, n, n): a_r' G_f FB[:, c]
-    Hcf = 2.0 * np.where(is_path[:, None], MA[:, ra, rb].T, MS[:, ra, rb].T)
+    prob = MLProblem(ram, S)
+    point = prob.point(theta)
+    if point is None:
+        raise np.linalg.LinAlgError("the implied covariance matrix is not positive definite")
+    ra, rb, is_path = _candidate_positions(pt)
+    gc, hcc, Hcf, Hff = prob.score_tests(point, ra, np.where(is_path, ram.n + rb, rb))
     mi, epc, ok = _score_test(gc, hcc, Hcf, Hff, n, half=True)
-    return _report(cands, ram, mom, mi, epc, ok, scaling)
+    return _report(cands, ram, moments(ram, theta), mi, epc, ok, scaling)
 
 
 def modification_indices_fiml(pt: ParTable, ram: RAM, theta: Array, X: Array,

@@ -189,6 +189,25 @@ class MLProblem:
         rcond, info = lapack.dpocon(L, float(np.abs(H).sum(axis=0).max()), uplo="L")
         return float(rcond) if info == 0 else 0.0
 
+    def score_tests(self, pt: Point, cu: Array, cv: Array) -> tuple[Array, Array, Array, Array]:
+        """Score-test pieces for candidate parameters that would move T by z_u z_v' + z_v z_u' (cu, cv: indices
+        into Z = [I | K]; a path y <- x is (y, n + x), a covariance a ~~ b is (a, b)): the gradient g_c, the
+        expected information's diagonal h_cc, its cross block with the free parameters H_cf, and the free block
+        H_ff, all of F_ML (Sorbom 1989; the same closed form as the Hessian)."""
+        lay = self.lay
+        self.gradient(pt)
+        assert pt.PW is not None and pt.PG is not None
+        PW = pt.PW
+        g = 2.0 * pt.PG[cu, cv]
+        wuv = PW[cu, cv]
+        hcc = 2.0 * (PW[cu, cu] * PW[cv, cv] + wuv * wuv)
+        Wu, Wv = PW[cu], PW[cv]  # (candidates, 2n)
+        eu, ev = lay.iu, lay.iv
+        Hce = (2.0 * lay.c) * (Wu[:, eu] * Wv[:, ev] + Wu[:, ev] * Wv[:, eu])
+        Hcf = Hce if lay.direct else Hce @ lay.agg
+        Hff = self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
+        return g, hcc, Hcf, Hff
+
     def full(self, packed: Array) -> Array:
         """Packed entry Hessian -> full matrix over the active parameters (lay.active)."""
         lay = self.lay
