@@ -24,7 +24,7 @@ from .information import (
 )
 from .matrices import RAM, Array
 from .modindices import modification_indices, modification_indices_fiml
-from .objective import ml_objective, ml_value
+from .objective import MLProblem, ml_objective, ml_value
 from .optimize import OptResult, fit_ml, identification_in_doubt, numeric_hessian
 from .partable import ParTable
 from .reliability import reliability
@@ -185,8 +185,11 @@ def _ml_inference(pt: ParTable, ram: RAM, opt: OptResult, sample: data_mod.Sampl
                   warnings: list[str]) -> tuple[Array, dict[str, float]]:
     N, S = sample.n_obs, sample.cov
     mom = moments(ram, opt.theta)
-    J, _ = jacobian(ram, mom)
-    A = expected_information(J, mom.sigma)
+    prob = MLProblem(ram, S)
+    point = opt.last if opt.last is not None and opt.last.theta is opt.theta else prob.point(opt.theta)
+    if point is None:
+        raise np.linalg.LinAlgError("the implied covariance matrix is not positive definite")
+    A = prob.expected_information(point)
     vcov, ok = safe_inverse(A)
     vcov = vcov / N
     if not ok:
@@ -203,6 +206,7 @@ def _ml_inference(pt: ParTable, ram: RAM, opt: OptResult, sample: data_mod.Sampl
                            sigma=mom.sigma, nel=nel)
     if estimator == "MLR":
         assert sample.X is not None
+        J, _ = jacobian(ram, mom)
         vcov, c, cb = _mlr(ram, opt, sample, J, mom, df, dfb)
         fitm.update(robust_fit_measures(T=T, df=df, c=c, Tb=Tb, dfb=dfb, cb=cb, n=N))
     return vcov, fitm

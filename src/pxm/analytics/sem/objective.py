@@ -208,6 +208,18 @@ class MLProblem:
         Hff = self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
         return g, hcc, Hcf, Hff
 
+    def expected_information(self, pt: Point) -> Array:
+        """Per-case expected information (1/2 E[d2 F_ML]) over all q parameters at pt (zero rows for parameters
+        F_ML does not involve, such as intercepts)."""
+        self.gradient(pt)
+        H = 0.5 * self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
+        lay = self.lay
+        if lay.direct or len(lay.active) == lay.q:
+            return H
+        out = np.zeros((lay.q, lay.q))
+        out[np.ix_(lay.active, lay.active)] = H
+        return out
+
     def full(self, packed: Array) -> Array:
         """Packed entry Hessian -> full matrix over the active parameters (lay.active)."""
         lay = self.lay

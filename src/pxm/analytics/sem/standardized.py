@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,9 +76,25 @@ class Standardizer:
         return std_lv, std_all
 
 
+def standardizer(pt: ParTable, ram: RAM) -> Standardizer:
+    """The Standardizer of a model, built once per parameter table (it uses only the variable order, which
+    build_ram takes from the table)."""
+    return _standardizer(pt) if ram.names == (*pt.observed, *pt.latent) else Standardizer(pt, ram)
+
+
+@lru_cache(maxsize=64)
+def _standardizer(pt: ParTable) -> Standardizer:
+    from .matrices import build_ram
+
+    stdz = Standardizer(pt, build_ram(pt))
+    for value in vars(stdz).values():
+        value.flags.writeable = False
+    return stdz
+
+
 def standardize(pt: ParTable, ram: RAM, mom: Moments, est: Array) -> tuple[Array, Array]:
     """std_lv and std_all for every row of the parameter table (est: value of each row)."""
-    return Standardizer(pt, ram)(mom, est)
+    return standardizer(pt, ram)(mom, est)
 
 
 def r_square(ram: RAM, mom: Moments) -> dict[str, float]:
@@ -166,7 +183,7 @@ def check_definitions(pt: ParTable) -> None:
 
 def row_values(pt: ParTable, ram: RAM, theta: Array) -> Array:
     """Value of every parameter-table row at theta (fixed rows from the matrices)."""
-    return Standardizer(pt, ram).values(moments_batch(ram, theta[None, :]))[0]
+    return standardizer(pt, ram).values(moments_batch(ram, theta[None, :]))[0]
 
 
 def derived_function(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
@@ -194,8 +211,7 @@ def defined_of_theta(pt: ParTable, ram: RAM) -> Callable[[Array], Array]:
 
 
 def _se(Jac: Array, vcov: Array) -> Array:
-    V = Jac @ vcov @ Jac.T
-    d = np.diag(V)
+    d = np.einsum("ij,ij->i", Jac @ vcov, Jac)  # diag(Jac vcov Jac') without the off-diagonal
     with np.errstate(invalid="ignore"):
         return np.sqrt(np.where(d >= 0, d, np.nan))
 
@@ -212,7 +228,7 @@ def std_jacobian(pt: ParTable, ram: RAM, mom: Moments, stdz: Standardizer | None
     """d[std_lv, std_all]/dtheta (2 * rows x q): analytic derivatives of the row values and of the implied
     variances (d diag(B S B') = 2 B[:, r] T[c, :] for a path, 2 B[:, r] B[:, c] for a covariance), pushed
     through the elementwise standardization by a complex step."""
-    stdz = stdz or Standardizer(pt, ram)
+    stdz = stdz or standardizer(pt, ram)
     q, n = ram.q, ram.n
     B, T = mom.B, mom.total
     Jdg = np.zeros((q, n))
