@@ -96,8 +96,14 @@ def _compile(model: str, std_lv: bool, meanstructure: bool, fixed_x: bool) -> Co
 
 
 def clear_cache() -> None:
-    """Forget every compiled model (the next fit of any model compiles it afresh)."""
+    """Forget every compiled model and what is cached per parameter table (modification-index candidates, the
+    standardizer): the next fit of any model starts from the model text."""
+    from . import modindices, standardized
+
     _compile.cache_clear()
+    modindices._candidates.cache_clear()
+    modindices._candidate_positions.cache_clear()
+    standardized._standardizer.cache_clear()
 
 
 def _freeze(ram: RAM) -> None:
