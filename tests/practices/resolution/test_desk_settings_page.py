@@ -17,6 +17,7 @@ from pxm.platform.auth.service import create_user
 from pxm.practices.resolution.models import BusinessCalendar, ContactReason, SlaPolicy
 
 PAGE = "/practices/resolution/settings"
+WAIT = 15_000  # ms: a loaded CI machine can be slow; nothing here measures speed
 
 
 def _csrf(html: str) -> str:
@@ -142,7 +143,7 @@ def test_writes_need_org_write_and_csrf(client, db) -> None:  # type: ignore[no-
 
 @pytest.mark.browser
 def test_admin_edits_a_policy_in_the_browser(committed_db_url, key_dir) -> None:  # type: ignore[no-untyped-def]
-    """The brief asked for a CX manager; editing needs org:write, which only administrators hold."""
+    """Editing needs org:write, which administrators hold (a CX manager reads the page without the forms)."""
     with live_server(committed_db_url, key_dir) as (base_url, factory):
         with factory() as s:
             create_user(s, Actor.system("tests"), username="settings1", display_name="Sam Settings", role="admin",
@@ -157,21 +158,26 @@ def test_admin_edits_a_policy_in_the_browser(committed_db_url, key_dir) -> None:
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(base_url + "/")
             page.get_by_role("link", name="Service desk settings").first.click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Service desk settings")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Service desk settings", timeout=WAIT)
             page.get_by_role("link", name="Edit policy for Test results, any priority").click()
-            expect(page.get_by_role("heading", name="Edit the policy for Test results, any priority")).to_be_visible()
+            heading = page.get_by_role("heading", name="Edit the policy for Test results, any priority")
+            expect(heading).to_be_visible(timeout=WAIT)
             page.get_by_label("First response target (minutes)").fill("120")
             page.get_by_label("Resolution target (minutes)").fill("90")
             page.get_by_role("button", name="Save policy").click()
             # refused: the error is announced and sits next to its field, the typed values are kept
             expect(page.locator("#pol-resolution-error")).to_have_text(
-                "must be at least the first-response target (120 minutes)")
+                "must be at least the first-response target (120 minutes)", timeout=WAIT)
             expect(page.get_by_label("Resolution target (minutes)")).to_have_attribute("aria-invalid", "true")
             page.get_by_label("Resolution target (minutes)").fill("600")
             page.get_by_role("button", name="Save policy").click()
-            expect(page.locator(".flash--success")).to_contain_text("first response 2 h, resolution 10 h")
+            expect(page.locator(".flash--success")).to_contain_text("first response 2 h, resolution 10 h",
+                                                                 timeout=WAIT)
             table = page.get_by_role("table", name="SLA policies, most specific first")
             row = table.get_by_role("row").filter(has_text="Test results")
             expect(row).to_contain_text("2 h (120 min)")
             expect(row).to_contain_text("10 h (600 min)")
+            page.reload()  # stored, not just shown
+            expect(table.get_by_role("row").filter(has_text="Test results")).to_contain_text("2 h (120 min)",
+                                                                                            timeout=WAIT)
             page.close()
