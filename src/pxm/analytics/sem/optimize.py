@@ -10,7 +10,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .matrices import RAM, Array
-from .objective import MLProblem, Point, ml_objective
+from .objective import MLProblem, Point
 
 
 @dataclass(frozen=True)
@@ -172,9 +172,16 @@ def _line_search(prob: MLProblem, pt: Point, g: Array, step: Array, gmax: float)
 def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float = 1e-7,
                 maxiter: int = 200) -> OptResult:
     """BFGS started with the inverse expected Hessian at a nearby solution (warm start for resamples)."""
-    logdet_S = float(np.linalg.slogdet(S)[1])
+    prob = MLProblem(ram, S)
+
+    def objective(t: Array) -> tuple[float, Array]:
+        pt = prob.point(t)
+        if pt is None:
+            return float("inf"), np.full(ram.q, np.nan)
+        return pt.f, prob.gradient(pt).copy()
+
     x = theta0.astype(float).copy()
-    f, g = ml_objective(ram, x, S, logdet_S)
+    f, g = objective(x)
     if not np.isfinite(f):
         return OptResult(x, f, g, 0, False, "non-positive-definite implied covariance at the start")
     Hk = H0inv.copy()
@@ -193,7 +200,7 @@ def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float =
         accepted = False
         for _ in range(30):
             xn = x + t * d
-            fn, gn = ml_objective(ram, xn, S, logdet_S)
+            fn, gn = objective(xn)
             if np.isfinite(fn):
                 # near the optimum f is flat to rounding: judge progress by the gradient instead
                 if fn <= f + 1e-4 * t * slope or (gmax < 1e-5 and float(np.max(np.abs(gn))) < 0.5 * gmax):
