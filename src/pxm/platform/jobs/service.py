@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.db.base import utcnow
@@ -81,6 +83,48 @@ def enqueue(
     session.flush()
     session.info.setdefault("pxm_new_jobs", []).append(job.id)
     return job
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One job for ``enqueue_many``."""
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None
+    run_after: dt.datetime | None = None
+    max_attempts: int = 8
+
+
+_JOBS = Job.metadata.tables[Job.__tablename__]
+# one prebuilt statement per dialect (building it per call costs more than running it)
+_INSERT_NEW_JOBS = {
+    "sqlite": sqlite.insert(_JOBS).on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
+    .returning(_JOBS.c.id),
+    "postgresql": postgresql.insert(_JOBS).on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
+    .returning(_JOBS.c.id),
+}
+
+
+def enqueue_many(session: Session, new: Sequence[NewJob]) -> list[int]:
+    """Write several job rows in the caller's transaction with one INSERT; returns the ids written.
+
+    A job whose ``dedupe_key`` exists already is skipped (``ON CONFLICT DO NOTHING``), as ``enqueue`` returns the
+    existing job instead of writing one. Plain Core: nothing is added to the session's identity map.
+    """
+    if not new:
+        return []
+    stmt = _INSERT_NEW_JOBS.get(session.get_bind().dialect.name)
+    if stmt is None:
+        return [enqueue(session, j.kind, j.payload, dedupe_key=j.dedupe_key, run_after=j.run_after,
+                        max_attempts=j.max_attempts).id for j in new]
+    now = utcnow()
+    rows = [{"kind": j.kind, "payload": j.payload, "dedupe_key": j.dedupe_key, "status": "pending", "attempts": 0,
+             "max_attempts": j.max_attempts, "run_after": j.run_after or now, "created_at": now} for j in new]
+    session.flush()
+    ids = [int(i) for i in session.connection().execute(stmt, rows).scalars()]
+    session.info.setdefault("pxm_new_jobs", []).extend(ids)
+    return ids
 
 
 def notify_committed(session: Session) -> None:
