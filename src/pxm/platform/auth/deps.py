@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.auth.service import resolve_api_token, resolve_session
+from pxm.platform.auth.service import api_token_owner, resolve_session
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import get_db
 
 _bearer = HTTPBearer(auto_error=False, description="API token (pxm_...)")
 _cookie = APIKeyCookie(name="pxm_session", auto_error=False, description="browser session cookie")
@@ -43,7 +43,6 @@ def csrf_matches(expected: str | None, submitted: str | None) -> bool:
 def current_actor(
     request: Request,
     db: Session = Depends(get_db),
-    settings: Settings = Depends(get_settings_dep),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     cookie: str | None = Depends(_cookie),
     csrf: str | None = Depends(submitted_csrf),
@@ -52,12 +51,16 @@ def current_actor(
 
     Cookie-authenticated requests that change state (POST, PUT, PATCH, DELETE) must carry the session's CSRF
     token (form field ``csrf_token`` or header ``X-CSRF-Token``); Bearer-token calls are exempt.
+
+    This is the one sync dependency of authentication (it reads the database, so FastAPI runs it in the
+    thread pool); the permission checks around it are ``async def``, which costs no thread hop.
     """
+    settings: Settings = request.app.state.settings
     request_id = getattr(request.state, "request_id", None)
     if bearer is not None:
-        user = resolve_api_token(db, bearer.credentials)
-        if user is not None:
-            actor = Actor.for_user(user.id, user.username, user.role, kind="token", request_id=request_id)
+        owner = api_token_owner(db, bearer.credentials)
+        if owner is not None:
+            actor = Actor.for_user(owner.user_id, owner.username, owner.role, kind="token", request_id=request_id)
             request.state.actor = actor
             return actor
         raise HTTPException(401, "invalid or expired API token", headers={"WWW-Authenticate": "Bearer"})
@@ -77,7 +80,7 @@ def current_actor(
     raise HTTPException(401, "sign-in required", headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_login(actor: Actor = Depends(current_actor)) -> Actor:
+async def require_login(actor: Actor = Depends(current_actor)) -> Actor:
     """Any signed-in user, whatever the role (own profile, own tokens, sign out)."""
     return actor
 
@@ -95,8 +98,8 @@ def verify_csrf(request: Request, actor: Actor = Depends(current_actor),
         raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
 
 
-def require(permission: Permission) -> Callable[..., Actor]:
-    def dependency(actor: Actor = Depends(current_actor)) -> Actor:
+def require(permission: Permission) -> Callable[..., Awaitable[Actor]]:
+    async def dependency(actor: Actor = Depends(current_actor)) -> Actor:  # no I/O: no thread hop
         if not actor.can(permission):
             raise HTTPException(403, f"your role ({actor.role}) lacks the permission {permission.value}")
         return actor

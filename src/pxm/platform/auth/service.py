@@ -6,10 +6,11 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from pxm.platform.audit import record
@@ -143,19 +144,49 @@ def create_api_token(session: Session, actor: Actor, user: User, name: str,
     return secret, tok
 
 
-def resolve_api_token(session: Session, secret: str) -> User | None:
+@dataclass(frozen=True)
+class TokenOwner:
+    """Who an API token belongs to (what a request needs to act: id, name, role)."""
+
+    user_id: int
+    username: str
+    role: str
+
+
+TOKEN_TOUCH_EVERY = dt.timedelta(minutes=1)  # last_used_at is written at most this often per token
+_T = ApiToken.__table__.c
+_U = User.__table__.c
+# Every API request runs this: one prebuilt statement (token and user joined), no ORM objects.
+_TOKEN_OWNER = (select(_T.id, _T.revoked_at, _T.expires_at, _T.last_used_at, _U.id.label("user_id"), _U.username,
+                       _U.role, _U.active)
+                .select_from(ApiToken.__table__.join(User.__table__, _T.user_id == _U.id))
+                .where(_T.token_hash == bindparam("token_hash")))
+_TOKEN_TOUCH = update(ApiToken.metadata.tables[ApiToken.__tablename__]).where(_T.id == bindparam("token_id")).values(
+    last_used_at=bindparam("now"))
+
+
+def api_token_owner(session: Session, secret: str) -> TokenOwner | None:
+    """The owner of a live API token (not revoked, not expired, user active), else None.
+
+    ``last_used_at`` is written at most once a minute per token, so most requests read only."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    tok = session.execute(select(ApiToken).where(ApiToken.token_hash == sha256(secret))).scalar_one_or_none()
+    session.flush()  # what the ORM would do before a query: pending changes are visible
+    conn = session.connection()
+    row = conn.execute(_TOKEN_OWNER, {"token_hash": sha256(secret)}).first()
     now = utcnow()
-    if tok is None or tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    user = session.get(User, tok.user_id)
-    if user is None or not user.active:
+    if not row.active:
         return None
-    if tok.last_used_at is None or now - tok.last_used_at > dt.timedelta(minutes=1):
-        tok.last_used_at = now
-    return user
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_EVERY:
+        conn.execute(_TOKEN_TOUCH, {"token_id": row.id, "now": now})
+    return TokenOwner(int(row.user_id), str(row.username), str(row.role))
+
+
+def resolve_api_token(session: Session, secret: str) -> User | None:
+    owner = api_token_owner(session, secret)
+    return None if owner is None else session.get(User, owner.user_id)
 
 
 def get_user(session: Session, user_id: int) -> User:
