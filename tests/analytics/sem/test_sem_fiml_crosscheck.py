@@ -94,3 +94,22 @@ def test_fiml_on_complete_data_is_ml_with_a_mean_structure():
     for row in ref["parameters"]:
         got = fi.param(row["lhs"], row["op"], row["rhs"])["se"]
         assert got == pytest.approx(row["se_ml_observed"], abs=0.5e-3 + 1e-9), (row["lhs"], row["op"], row["rhs"])
+
+
+def test_analytic_observed_information_equals_the_differenced_gradient():
+    from pxm.analytics.sem.fiml import _objective, observed_information, patterns
+    from pxm.analytics.sem.matrices import build_ram
+    from pxm.analytics.sem.optimize import numeric_hessian
+    from pxm.analytics.sem.partable import build_partable
+    from pxm.analytics.sem.syntax import parse
+
+    bollen = json.loads((DATA / "lavaan-bollen-fiml.json").read_text())
+    X = pd.read_csv(DATA / "bollen-missing.csv").to_numpy(float)
+    pt = build_partable(parse(bollen["model"]), meanstructure=True, fixed_x=False)
+    ram = build_ram(pt)
+    r = fit(bollen["model"], pd.read_csv(DATA / "bollen-missing.csv"), missing="fiml")
+    theta = np.array([r.param(x.lhs, x.op, x.rhs)["est"] for x in pt.free_rows()])
+    pats = patterns(X)
+    for point in (theta, theta * 1.05):  # at the estimates and away from them (the second-derivative term)
+        num = numeric_hessian(lambda t: _objective(ram, t, pats)[1], point)
+        np.testing.assert_allclose(observed_information(ram, point, pats), num, atol=1e-5 * np.abs(num).max())

@@ -16,7 +16,7 @@ from scipy import stats
 
 from .data import Sample
 from .errors import SEMError
-from .fiml import _objective, bfgs, resampler
+from .fiml import _objective, bfgs, observed_information, resampler
 from .implied import moments
 from .information import safe_inverse
 from .matrices import RAM, Array, build_ram
@@ -112,7 +112,9 @@ def _fiml_refits(ram: RAM, X: Array, theta: Array, stat: _Stats) -> tuple[Draw, 
     estimate with the inverse observed information there."""
     n = X.shape[0]
     rs = resampler(X)
-    H = numeric_hessian(lambda t: _objective(ram, t, rs.base)[1], theta)
+    H = observed_information(ram, theta, rs.base)
+    if H is None:
+        H = numeric_hessian(lambda t: _objective(ram, t, rs.base)[1], theta)
     Hinv, _ = safe_inverse(H)
 
     def refit(w: Array) -> Array | None:

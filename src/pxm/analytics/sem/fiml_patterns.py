@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .information import duplication
 from .matrices import Array
 
 LOG2PI = math.log(2 * math.pi)
@@ -125,33 +126,26 @@ def loglik(pats: Patterns, mu: Array, sigma: Array) -> float:
 
 
 def em_saturated(X: Array, maxiter: int = 5000, tol: float = 1e-11) -> tuple[Array, Array, float]:
-    """EM estimates of the unrestricted mean and covariance, and the maximised log-likelihood."""
+    """EM estimates of the unrestricted mean and covariance, and the maximised log-likelihood. E-step for all
+    rows at once: with W_k the padded inverse of a pattern's observed block, E[x | x_o] = mu + Sigma W_k (x - mu)
+    (equal to x on the observed entries) and Cov[x | x_o] = Sigma - Sigma W_k Sigma (zero on them)."""
     n, p = X.shape
     pats = patterns(X)
-    groups = [(X[pats.index == k][:, pats.mask[k]], np.flatnonzero(pats.mask[k]), np.flatnonzero(~pats.mask[k]))
-              for k in range(len(pats.n))]
+    m = pats.mask
+    both = m[:, :, None] & m[:, None, :]
+    X0 = np.where(m[pats.index], X, 0.0)
     mu = np.nanmean(X, axis=0)
     sigma = np.diag(np.nanvar(X, axis=0))
     prev = -math.inf
     for _ in range(maxiter):
-        T1 = np.zeros(p)
-        T2 = np.zeros((p, p))
-        for Xo, o, m in groups:
-            if m.size == 0:
-                T1 += Xo.sum(axis=0)
-                T2 += Xo.T @ Xo
-                continue
-            B = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])  # o x m
-            Xm = mu[m] + (Xo - mu[o]) @ B
-            C = sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ B
-            full = np.empty((len(Xo), p))
-            full[:, o] = Xo
-            full[:, m] = Xm
-            T1 += full.sum(axis=0)
-            T2 += full.T @ full
-            T2[np.ix_(m, m)] += len(Xo) * C
-        mu = T1 / n
+        W = np.linalg.inv(np.where(both, sigma, np.eye(p))) * both
+        D = np.where(m[pats.index], X0 - mu, 0.0)
+        Xh = mu + np.einsum("nij,nj->ni", W[pats.index], D) @ sigma
+        C = sigma - np.matmul(np.matmul(sigma, W), sigma)
+        mu = Xh.mean(axis=0)
+        T2 = Xh.T @ Xh + np.einsum("k,kij->ij", pats.n, C)
         sigma = T2 / n - np.outer(mu, mu)
+        sigma = 0.5 * (sigma + sigma.T)
         ll = loglik(pats, mu, sigma)
         if abs(ll - prev) < tol * max(1.0, abs(ll)):
             break
@@ -169,23 +163,50 @@ def delta(J: Array, Jm: Array) -> Array:
     return np.concatenate([Jm, J[:, r, c]], axis=1)
 
 
-def h1_information(pats: Patterns, W: Array, chunk: int = 64) -> Array:
+def pair_trace(P: Array, Q: Array, w: Array) -> Array:
+    """sum_k w_k tr(dS_r P_k dS_s Q_k) for all pairs of vech elements r, s (dS_r = E_ij + E_ji, or E_ii), with
+    P_k, Q_k symmetric (K, p, p). One GEMM over the patterns: T[(i,j),(k,l)] = sum_k w P_jk Q_li, then D' T D."""
+    K, p, _ = P.shape
+    G = (Q.reshape(K, p * p).T * w) @ P.reshape(K, p * p)  # [(l, i), (j, k)]
+    T = G.reshape(p, p, p, p).transpose(1, 2, 3, 0).reshape(p * p, p * p)  # [(i, j), (k, l)]
+    D = duplication(p)
+    return D.T @ T @ D
+
+
+def h1_information(pats: Patterns, W: Array) -> Array:
     """Expected information per case for (mu, vech Sigma), summed over patterns (lavaan's structured h1
     information with missing = "ml"): mean block sum_k w_k W_k, covariance block
-    1/4 m_r m_s sum_k w_k (W_ik W_jl + W_il W_jk) for r = (i, j), s = (k, l), m = 2 off the diagonal."""
-    K, p = pats.mask.shape
+    1/2 sum_k w_k tr(W_k dS_r W_k dS_s)."""
+    p = pats.mask.shape[1]
     wn = pats.n / pats.n_total
-    r, c = vech_rows(p)
-    mult = np.where(r == c, 1.0, 2.0)
-    ps = len(r)
+    ps = p * (p + 1) // 2
     A = np.zeros((p + ps, p + ps))
     A[:p, :p] = np.einsum("k,kij->ij", wn, W)
-    cov = np.zeros((ps, ps))
-    for s in range(0, K, chunk):
-        Wk = W[s:s + chunk]
-        w = wn[s:s + chunk]
-        t1 = Wk[:, r][:, :, r] * Wk[:, c][:, :, c]
-        t2 = Wk[:, r][:, :, c] * Wk[:, c][:, :, r]
-        cov += np.einsum("k,kab->ab", w, t1 + t2)
-    A[p:, p:] = 0.25 * mult[:, None] * mult[None, :] * cov
+    A[p:, p:] = 0.5 * pair_trace(W, W, wn)
     return A
+
+
+def h1_observed_information(pats: Patterns, mu: Array, sigma: Array) -> Array:
+    """Hessian of the FIML -log L per case w.r.t. (mu, vech Sigma) at (mu, sigma), analytic (lavaan's
+    lav_mvnorm_missing_information_observed_samplestats)."""
+    m = pats.mask
+    K, p = m.shape
+    both = m[:, :, None] & m[:, None, :]
+    W = np.linalg.inv(np.where(both, sigma, np.eye(p))) * both
+    d = (pats.mean - (mu - pats.center)) * m
+    M = pats.cov + d[:, :, None] * d[:, None, :]
+    w = pats.n / pats.n_total
+    WMW = np.matmul(np.matmul(W, M), W)
+    r, c = vech_rows(p)
+    mult = np.where(r == c, 1.0, 2.0)
+    out = np.zeros((p + len(r), p + len(r)))
+    out[:p, :p] = np.einsum("k,kij->ij", w, W)
+    v = np.einsum("kij,kj->ki", W, d)  # W d
+    # d/dsigma_r of -n W d: n W dS_r W d
+    cross = 0.5 * mult * (np.einsum("k,kir,kr->ir", w, W[:, :, r], v[:, c])
+                          + np.einsum("k,kic,kc->ic", w, W[:, :, c], v[:, r]))
+    out[:p, p:] = cross
+    out[p:, :p] = cross.T
+    T = pair_trace(W, WMW, w)
+    out[p:, p:] = 0.5 * (T + T.T - pair_trace(W, W, w))
+    return 0.5 * (out + out.T)

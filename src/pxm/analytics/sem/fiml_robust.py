@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from .fiml import _objective
-from .fiml_patterns import Patterns, delta, h1_information, vech_rows
+from .fiml import _objective, observed_information
+from .fiml_patterns import Patterns, delta, h1_information, h1_observed_information, vech_rows
 from .implied import jacobian, moments
 from .information import safe_inverse
 from .matrices import RAM, Array, build_ram
@@ -51,48 +51,11 @@ def saturated_scores(pats: Patterns, X: Array, mu: Array, sigma: Array) -> Array
     return np.concatenate([U, 0.5 * mult * (U[:, r] * U[:, c] - W[pats.index][:, r, c])], axis=1)
 
 
-def _pair_trace(P: Array, Q: Array, w: Array, chunk: int = 64) -> Array:
-    """sum_k w_k tr(dS_r P_k dS_s Q_k) over vech pairs (r, s), for symmetric P_k, Q_k (K, p, p)."""
-    K, p, _ = P.shape
-    r, c = vech_rows(p)
-    mult = np.where(r == c, 1.0, 2.0)
-    out = np.zeros((len(r), len(r)))
-    for s in range(0, K, chunk):
-        Pk, Qk, wk = P[s:s + chunk], Q[s:s + chunk], w[s:s + chunk]
-        t = (Pk[:, r][:, :, r] * Qk[:, c][:, :, c] + Pk[:, r][:, :, c] * Qk[:, c][:, :, r]
-             + Pk[:, c][:, :, r] * Qk[:, r][:, :, c] + Pk[:, c][:, :, c] * Qk[:, r][:, :, r])
-        out += np.einsum("k,kab->ab", wk, t)
-    return 0.25 * mult[:, None] * mult[None, :] * out
-
-
-def h1_observed_information(pats: Patterns, mu: Array, sigma: Array) -> Array:
-    """Hessian of the FIML -log L per case w.r.t. (mu, vech Sigma) at (mu, sigma), analytic (lavaan's
-    lav_mvnorm_missing_information_observed_samplestats)."""
-    m = pats.mask
-    K, p = m.shape
-    both = m[:, :, None] & m[:, None, :]
-    W = np.linalg.inv(np.where(both, sigma, np.eye(p))) * both
-    d = (pats.mean - (mu - pats.center)) * m
-    M = pats.cov + d[:, :, None] * d[:, None, :]
-    w = pats.n / pats.n_total
-    WMW = np.matmul(np.matmul(W, M), W)
-    r, c = vech_rows(p)
-    mult = np.where(r == c, 1.0, 2.0)
-    out = np.zeros((p + len(r), p + len(r)))
-    out[:p, :p] = np.einsum("k,kij->ij", w, W)
-    v = np.einsum("kij,kj->ki", W, d)  # W d
-    # d/dsigma_r of -n W d: n W dS_r W d
-    cross = 0.5 * mult * (np.einsum("k,kir,kr->ir", w, W[:, :, r], v[:, c])
-                          + np.einsum("k,kic,kc->ic", w, W[:, :, c], v[:, r]))
-    out[:p, p:] = cross
-    out[p:, :p] = cross.T
-    out[p:, p:] = 0.5 * (-_pair_trace(W, W, w) + _pair_trace(W, WMW, w) + _pair_trace(WMW, W, w))
-    return 0.5 * (out + out.T)
-
-
 def _trace(ram: RAM, theta: Array, X: Array, pats: Patterns, H: Array | None = None) -> tuple[float, Array, Array]:
     """tr(A^-1 B) with A the observed information and B the mean outer product of casewise scores."""
     n = X.shape[0]
+    if H is None:
+        H = observed_information(ram, theta, pats)
     if H is None:
         H = numeric_hessian(lambda t: _objective(ram, t, pats, n)[1], theta)
     scores = casewise_scores_fiml(ram, theta, X, pats)
