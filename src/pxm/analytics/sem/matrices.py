@@ -81,13 +81,13 @@ class RAM:
 
 def _nilpotency(pattern: NDArray[Any]) -> int:
     """Smallest d with pattern^d = 0 (so (I - A)^-1 = I + A + ... + A^(d-1)), 0 when A has a cycle."""
-    P = pattern.astype(np.int64)
-    Pk = P.copy()
+    P = pattern.astype(float)  # 0/1 entries: float matmul (BLAS) is exact here and much faster than int
+    Pk = P
     d = 1
     while Pk.any():
         if d > len(P):
             return 0
-        Pk = ((Pk @ P) > 0).astype(np.int64)
+        Pk = ((Pk @ P) > 0).astype(float)
         d += 1
     return d
 

@@ -8,7 +8,7 @@ pure endogenous variables free (lavaan's auto.cov.y); exogenous observed covaria
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .errors import ModelIdentificationError, ModelSyntaxError
 from .syntax import Definition, ParsedModel
@@ -33,6 +33,13 @@ class ParTable:
     latent: tuple[str, ...]
     fixed_x: tuple[str, ...]
     definitions: tuple[Definition, ...] = field(default_factory=tuple)
+
+    def __hash__(self) -> int:  # computed once: tables key the per-model caches (compiled, modindices, ...)
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.rows, self.observed, self.latent, self.fixed_x, self.definitions))
+            object.__setattr__(self, "_hash", h)
+        return int(h)
 
     @property
     def n_free(self) -> int:
@@ -154,7 +161,7 @@ def build_partable(parsed: ParsedModel, *, std_lv: bool = False, meanstructure: 
                 idx = n
                 if r.label:
                     by_label[r.label] = idx
-            r = replace(r, free=idx)
+            r = Param(r.lhs, r.op, r.rhs, r.label, idx, r.value, r.user, r.exo)  # dataclasses.replace is slow
         out.append(r)
     labels = {r.label for r in out if r.label}
     for d in parsed.definitions:

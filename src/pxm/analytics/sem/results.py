@@ -18,6 +18,15 @@ FIT_ORDER = ("npar", "chisq", "df", "pvalue", "chisq_scaled", "df_scaled", "pval
 
 def clean(x: Any) -> Any:
     """JSON-safe copy: plain floats, NaN/inf -> None, tuples -> lists."""
+    t = type(x)  # exact-type fast paths first: a report holds thousands of plain floats
+    if t is float:
+        return x if math.isfinite(x) else None
+    if t is str or t is int or t is bool or x is None:
+        return x
+    if t is dict:
+        return {k if type(k) is str else str(k): clean(v) for k, v in x.items()}
+    if t is list or t is tuple:
+        return [clean(v) for v in x]
     if isinstance(x, dict):
         return {str(k): clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
