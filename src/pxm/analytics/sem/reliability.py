@@ -61,31 +61,31 @@ def reliability(pt: ParTable, ram: RAM, total: Array, S_res: Array, S_sample: Ar
                       "alpha": _alpha(S_sample[np.ix_(ii, ii)]), "omega": omega, "composite_reliability": omega,
                       "ave": ave, "sqrt_ave": math.sqrt(ave) if ave >= 0 else float("nan")}
     names = list(factors)
-    lat_index = {f: k for k, f in enumerate(pt.latent)}
+    lat_index = [pt.latent.index(f) for f in names]
     m = len(names)
-    fl = np.full((m, m), np.nan)
-    ht = np.full((m, m), np.nan)
-    ht2 = np.full((m, m), np.nan)
-    mono: dict[str, float] = {}
-    mono_geo: dict[str, float] = {}
-    for f in names:
-        Rf = R[np.ix_(sets[f], sets[f])]
-        mono[f] = _mean_offdiag(Rf)
-        r_, c_ = np.triu_indices(len(sets[f]), 1)
-        mono_geo[f] = _geo(Rf[r_, c_])
+    # all factor pairs at once from block sums: M (indicators x factors) marks membership
+    M = np.zeros((R.shape[0], m))
+    for a, f in enumerate(names):
+        M[sets[f], a] = 1.0
+    k = M.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        block_mean = (M.T @ R @ M) / np.outer(k, k)  # hetero-trait means; the diagonal is replaced below
+        logR = np.log(np.where(R > 0, R, 1.0))
+        block_geo = np.exp((M.T @ logR @ M) / np.outer(k, k))
+        bad = (M.T @ (R <= 0).astype(float) @ M) > 0  # a non-positive correlation: geometric mean undefined
+        dsum = M.T @ np.diag(R)
+        pairs = k * (k - 1)
+        mono = np.where(k >= 2, (np.diag(M.T @ R @ M) - dsum) / pairs, np.nan)
+        mono_geo = np.where((k >= 2) & ~np.diag(bad), np.exp((np.diag(M.T @ logR @ M) - M.T @ np.diag(logR)) / pairs),
+                            np.nan)
+        ht = block_mean / np.sqrt(np.outer(mono, mono))
+        ht = np.where((mono[:, None] > 0) & (mono[None, :] > 0), ht, np.nan)
+        ht2 = block_geo / np.sqrt(np.outer(mono_geo, mono_geo))
+        ht2 = np.where(bad | ~np.isfinite(ht2), np.nan, ht2)
+    fl = latent_corr[np.ix_(lat_index, lat_index)].astype(float) if m else np.zeros((0, 0))
     for a, fa in enumerate(names):
         fl[a, a] = factors[fa]["sqrt_ave"]
         ht[a, a] = ht2[a, a] = 1.0
-        for b in range(a + 1, m):
-            fb = names[b]
-            fl[a, b] = fl[b, a] = latent_corr[lat_index[fa], lat_index[fb]]
-            hetero = R[np.ix_(sets[fa], sets[fb])].ravel()
-            ma, mb = mono[fa], mono[fb]
-            if ma > 0 and mb > 0:
-                ht[a, b] = ht[b, a] = hetero.mean() / math.sqrt(ma * mb)
-            ga, gb, gh = mono_geo[fa], mono_geo[fb], _geo(hetero)
-            if np.isfinite(ga) and np.isfinite(gb) and np.isfinite(gh):
-                ht2[a, b] = ht2[b, a] = gh / math.sqrt(ga * gb)
     return {
         "factors": factors,
         "fornell_larcker": {"names": names, "matrix": fl.tolist(),
