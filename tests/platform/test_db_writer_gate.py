@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -64,4 +67,71 @@ def test_commit_rollback_and_errors_release_the_writer(tmp_path):
     assert done.wait(5)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t")).scalars().all() == [3]
+    engine.dispose()
+
+
+_TRY_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free")
+except BlockingIOError:
+    print("busy")
+"""
+
+
+def _other_process_sees(lock: Path) -> str:
+    return subprocess.run([sys.executable, "-c", _TRY_LOCK, str(lock)], capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()
+
+
+def test_a_write_transaction_holds_the_lock_file_other_processes_queue_on(tmp_path):
+    db = tmp_path / "p.db"
+    engine = make_engine(f"sqlite:///{db}")
+    lock = tmp_path / "p.db.writer-lock"
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert _other_process_sees(lock) == "busy"
+    assert _other_process_sees(lock) == "free"
+    with engine.connect() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert _other_process_sees(lock) == "busy"
+        conn.rollback()
+        assert _other_process_sees(lock) == "free"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert _other_process_sees(lock) == "free"
+    engine.dispose()
+
+
+_WRITER = """
+import sys
+from sqlalchemy import text
+from pxm.platform.db import make_engine
+engine = make_engine(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    with engine.begin() as conn:
+        n = conn.execute(text("SELECT count(*) FROM t")).scalar_one()
+        conn.execute(text("INSERT INTO t VALUES (:w, :n)"), {"w": sys.argv[2], "n": n})
+"""
+
+
+def test_writers_in_several_processes_all_commit_one_at_a_time(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (w TEXT, n INTEGER)"))
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, str(w), "50"], stderr=subprocess.PIPE)
+             for w in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    with engine.connect() as conn:
+        seen = conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all()
+    # every read-then-write saw all earlier commits: the counts are 0..149 with no repeats
+    assert seen == list(range(150))
     engine.dispose()

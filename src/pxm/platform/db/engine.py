@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
+import time
+import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,8 @@ class WriterGate:
     SQLite's own busy handler retries with sleeps of up to 100 ms, so under concurrent writers a waiting
     thread keeps losing the race to newcomers and can wait for seconds. Queueing the threads of this
     process in arrival order before ``BEGIN IMMEDIATE`` keeps the wait proportional to the queue ahead.
-    The busy timeout still covers other processes (a separate ``pxm worker``).
+    Other processes on the same file (``pxm serve --workers N``, ``pxm worker``) queue behind
+    :class:`ProcessLock`; SQLite's busy timeout remains the last resort.
     """
 
     def __init__(self, timeout: float = 30.0) -> None:
@@ -59,8 +64,56 @@ class WriterGate:
             self._cond.notify_all()
 
 
-def _install_writer_gate(engine: Engine) -> None:
+class ProcessLock:
+    """An exclusive ``flock`` on a file next to the database, held from ``BEGIN IMMEDIATE`` to commit.
+
+    Only the thread that holds this process's :class:`WriterGate` takes it, so each process has at most one
+    waiter. The kernel wakes a blocked waiter the moment the holder lets go, so writers in different
+    processes alternate instead of starving in SQLite's sleeping busy handler. The kernel also drops the
+    lock of a process that dies. A forked child opens its own file (a shared descriptor would share the lock).
+    """
+
+    def __init__(self, path: Path, slow_after: float = 5.0) -> None:
+        self.path = path
+        self.slow_after = slow_after
+        self._fd = -1
+        self._pid = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+            self._closer = weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+    def acquire(self) -> None:
+        fd = self._file()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        started = time.monotonic()
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks, without the GIL, until the other process commits
+        waited = time.monotonic() - started
+        if waited > self.slow_after:
+            log.warning("waited for another process's sqlite write transaction",
+                        extra={"waited_seconds": round(waited, 1)})
+
+    def release(self) -> None:
+        if self._pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._pid == os.getpid() and self._closer is not None:
+            self._closer()
+        self._fd, self._pid = -1, 0
+
+
+def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
     gate = WriterGate()
+    plock = ProcessLock(lock_path) if lock_path is not None else None
     holders: set[int] = set()
     dialect = engine.dialect
     orig_commit, orig_rollback = dialect.do_commit, dialect.do_rollback
@@ -70,7 +123,11 @@ def _install_writer_gate(engine: Engine) -> None:
         dbapi_conn = getattr(dbapi_conn, "dbapi_connection", dbapi_conn)
         if id(dbapi_conn) in holders:
             holders.discard(id(dbapi_conn))
-            gate.release()
+            try:
+                if plock is not None:
+                    plock.release()  # before the gate: the next thread of this process re-takes it
+            finally:
+                gate.release()
 
     def do_commit(dbapi_conn: Any) -> None:
         try:
@@ -92,6 +149,13 @@ def _install_writer_gate(engine: Engine) -> None:
         raw = conn.connection.dbapi_connection
         if gate.acquire():
             holders.add(id(raw))
+            if plock is not None:
+                try:
+                    plock.acquire()
+                except BaseException:
+                    holders.discard(id(raw))
+                    gate.release()
+                    raise
         try:
             # IMMEDIATE takes the write lock up front, so a read-then-write never fails mid-way.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -102,6 +166,11 @@ def _install_writer_gate(engine: Engine) -> None:
     @event.listens_for(engine, "close")
     def _on_close(dbapi_conn: Any, _record: Any) -> None:
         _release(dbapi_conn)
+
+    if plock is not None:
+        @event.listens_for(engine, "engine_disposed")
+        def _on_dispose(_engine: Engine) -> None:
+            plock.close()  # reopened on next use: a disposed engine may still be used
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -124,7 +193,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        _install_writer_gate(engine)
+        lock_path = None if path is None else path.with_name(path.name + ".writer-lock")
+        _install_writer_gate(engine, lock_path)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
