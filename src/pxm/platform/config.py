@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     login_ip_window_minutes: int = 15
     host: str = "127.0.0.1"
     port: int = 8000
+    # `pxm serve` web worker processes (PXM_WORKERS); each has its own database pool (PostgreSQL: up to 30).
+    workers: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
