@@ -1,7 +1,8 @@
 """Service-desk benchmarks: contact creation through the real API, and the routing decision.
 
     .venv/bin/python benchmarks/service_desk.py [--requests 3000] [--concurrency 16] \
-        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/pxm_bench_desk] [--skip-http] [--skip-routing]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/pxm_bench_desk] [--workers 1] [--skip-http] \
+        [--skip-routing]
 
 1. **Contact creation** (``POST /api/v1/contacts``): PXM runs under uvicorn in its own process (one worker,
    request logging on, as ``pxm serve`` runs it, embedded job worker off so the outbox rows just accumulate);
@@ -11,6 +12,7 @@
    assignment + ``routing_decisions`` row), writes the contact, case events and audit events, and commits.
    The **peer** is a bare FastAPI endpoint under the same uvicorn that validates the same body and inserts one
    row (no auth, audit, case or routing) on the same database engine; the ratio is PXM's overhead.
+   ``--workers N`` runs both servers as N uvicorn worker processes (as ``pxm serve --workers N`` does).
 2. **Routing decision** with 200 agents and 5,000 open cases: the pure engine (index build + decision), the
    snapshot + decision as ``route_case`` does it (agents query + grouped open-case count), and the whole
    ``route_case`` with the assignment (in a SAVEPOINT rolled back each time).
@@ -68,6 +70,7 @@ def _peer_app(url: str) -> Any:
     meta.create_all(engine)
 
     app = FastAPI()
+    app.state.engine = engine
 
     @app.post("/api/v1/contacts", status_code=201)
     def create(body: PeerBody) -> dict[str, Any]:
@@ -78,20 +81,35 @@ def _peer_app(url: str) -> Any:
     return app
 
 
-def _serve(kind: str, url: str, port: int, key_dir: str) -> None:
+def _app(kind: str, url: str, key_dir: str) -> Any:
+    if kind == "peer":
+        return _peer_app(url)
+    from pxm.platform.config import Settings
+    from pxm.platform.logs import configure_logging
+    from pxm.web.app import create_app
+
+    settings = Settings(database_url=url, key_dir=Path(key_dir), log_json=True, jobs_mode="embedded")
+    configure_logging("INFO", True)
+    return create_app(settings, start_worker=False)
+
+
+def _app_from_env() -> Any:
+    """The app of one worker process under ``--workers N`` (uvicorn's supervisor spawns them)."""
+    return _app(os.environ["BENCH_KIND"], os.environ["BENCH_URL"], os.environ["BENCH_KEY_DIR"])
+
+
+def _serve(kind: str, url: str, port: int, key_dir: str, workers: int = 1) -> None:
     import uvicorn
 
+    common: dict[str, Any] = {"host": "127.0.0.1", "port": port, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        uvicorn.run(_app(kind, url, key_dir), **common)
+        return
     if kind == "peer":
-        app = _peer_app(url)
-    else:
-        from pxm.platform.config import Settings
-        from pxm.platform.logs import configure_logging
-        from pxm.web.app import create_app
-
-        settings = Settings(database_url=url, key_dir=Path(key_dir), log_json=True, jobs_mode="embedded")
-        configure_logging("INFO", True)
-        app = create_app(settings, start_worker=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        _peer_app(url).state.engine.dispose()  # create its table once, before the workers race to
+    os.environ.update(BENCH_KIND=kind, BENCH_URL=url, BENCH_KEY_DIR=key_dir)
+    sys.path.insert(0, str(Path(__file__).parent))
+    uvicorn.run(f"{Path(__file__).stem}:_app_from_env", factory=True, workers=workers, **common)
 
 
 def _free_port() -> int:
@@ -100,10 +118,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(kind: str, url: str, key_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(kind: str, url: str, key_dir: Path, log: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     script = os.environ.get("PXM_BENCH_SERVER_SCRIPT", __file__)  # for experiments with a patched server
-    proc = subprocess.Popen([sys.executable, script, "_serve", kind, url, str(port), str(key_dir)],
+    proc = subprocess.Popen([sys.executable, script, "_serve", kind, url, str(port), str(key_dir), str(workers)],
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -192,11 +210,12 @@ def _load(base: str, headers: dict[str, str], patient_ids: list[int], n: int, co
             "p99_ms": 1000 * lat[min(n - 1, int(n * 0.99))], "max_ms": 1000 * lat[-1]}
 
 
-def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: int) -> dict[str, Any]:
+def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: int,
+               workers: int = 1) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _fresh(url)
     token, ids = _seed_desk(url, key_dir, patients=2000, agents=40)
-    proc, base = _start("pxm", url, key_dir, tmp / "pxm-server.log")
+    proc, base = _start("pxm", url, key_dir, tmp / "pxm-server.log", workers)
     try:
         _load(base, {"Authorization": f"Bearer {token}"}, ids, 200, concurrency, seed=1)  # warm-up
         out["pxm"] = _load(base, {"Authorization": f"Bearer {token}"}, ids, requests, concurrency, seed=2)
@@ -204,7 +223,7 @@ def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: i
         proc.terminate()
         proc.wait(10)
     _fresh(url)
-    proc, base = _start("peer", url, key_dir, tmp / "peer-server.log")
+    proc, base = _start("peer", url, key_dir, tmp / "peer-server.log", workers)
     try:
         _load(base, {}, list(range(1, 2001)), 200, concurrency, seed=1)
         out["peer"] = _load(base, {}, list(range(1, 2001)), requests, concurrency, seed=2)
@@ -307,17 +326,19 @@ def bench_routing_db(url: str, key_dir: Path, rng: random.Random, iterations: in
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_serve":
-        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        _serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--postgres", default=None)
+    ap.add_argument("--workers", type=int, default=1, help="server processes for PXM and the peer (uvicorn workers)")
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--skip-routing", action="store_true")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     args = ap.parse_args()
-    results: dict[str, Any] = {"machine": {"nproc": os.cpu_count()}}
+    results: dict[str, Any] = {"machine": {"nproc": os.cpu_count(), "loadavg": os.getloadavg()},
+                               "workers": args.workers}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         key_dir = tmp / "keys"
@@ -334,12 +355,13 @@ def main() -> None:
                 results[f"routing_db_{name}"] = r
                 print(f"routing with the database ({name}): {r}", flush=True)
             if not args.skip_http:
-                h = bench_http(url, key_dir, tmp, args.requests, args.concurrency)
+                h = bench_http(url, key_dir, tmp, args.requests, args.concurrency, args.workers)
                 h["ratio_rps"] = h["pxm"]["rps"] / h["peer"]["rps"]
                 results[f"contacts_{name}"] = h
                 for who in ("pxm", "peer"):
                     m = h[who]
-                    print(f"POST /api/v1/contacts {name:10s} {who:4s} {m['requests']} req, c={args.concurrency}: "
+                    print(f"POST /api/v1/contacts {name:10s} {who:4s} {m['requests']} req, c={args.concurrency}, "
+                          f"workers={args.workers}: "
                           f"{m['rps']:7.1f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:6.1f} ms", flush=True)
                 print(f"  PXM / peer throughput: {h['ratio_rps']:.2f}", flush=True)
     if args.json:
