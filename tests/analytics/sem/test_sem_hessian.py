@@ -80,6 +80,7 @@ def test_hessian_matches_differenced_gradient(sizes, regression, cycle, equal, s
     # the expected part is the Fisher information of the Jacobian route
     E = prob.full(prob.hessian_packed(terms, exact=False))
     np.testing.assert_allclose(E, expected_hessian(ram, moments(ram, theta)), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(prob.full(prob.expected_packed(point)), E, rtol=1e-14, atol=1e-14)
 
 
 @settings(max_examples=15, deadline=None)

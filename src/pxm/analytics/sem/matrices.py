@@ -177,6 +177,8 @@ class Layout:
             w[6:8, k] = 2.0 * c[ps[k]]
         self.hess_at = idx
         self.hess_w = w
+        self.fisher_at = np.ascontiguousarray(idx[:4])  # the expected information: two products of Z'F'WFZ
+        self.fisher_w = np.ascontiguousarray(w[:2])
         self.off_b = off_b
 
 

@@ -171,6 +171,13 @@ class MLProblem:
         X = buf.take(lay.hess_at)
         return X[0::2] * X[1::2]
 
+    def expected_packed(self, pt: Point) -> Array:
+        """The expected information E[d2 F_ML] over entries, packed upper (only Z'F'WFZ is gathered)."""
+        self.gradient(pt)
+        assert pt.PW is not None
+        X = pt.PW.take(self.lay.fisher_at)
+        return np.einsum("tk,tk->k", X[0::2] * X[1::2], self.lay.fisher_w)
+
     def hessian_packed(self, terms: Array, exact: bool = True) -> Array:
         """Hessian over entries (exact, or the expected information with ``exact=False``), packed upper."""
         lay = self.lay
@@ -181,8 +188,7 @@ class MLProblem:
     def information_rcond(self, pt: Point) -> float:
         """Reciprocal condition number (LAPACK's 1-norm estimate) of the expected information at pt; 0 when it
         is not positive definite."""
-        self.gradient(pt)
-        H = self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
+        H = self.full(self.expected_packed(pt))
         L, info = lapack.dpotrf(H, lower=1)
         if info != 0:
             return 0.0
@@ -205,14 +211,13 @@ class MLProblem:
         eu, ev = lay.iu, lay.iv
         Hce = (2.0 * lay.c) * (Wu[:, eu] * Wv[:, ev] + Wu[:, ev] * Wv[:, eu])
         Hcf = Hce if lay.direct else Hce @ lay.agg
-        Hff = self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
+        Hff = self.full(self.expected_packed(pt))
         return g, hcc, Hcf, Hff
 
     def expected_information(self, pt: Point) -> Array:
         """Per-case expected information (1/2 E[d2 F_ML]) over all q parameters at pt (zero rows for parameters
         F_ML does not involve, such as intercepts)."""
-        self.gradient(pt)
-        H = 0.5 * self.full(self.hessian_packed(self.hessian_terms(pt), exact=False))
+        H = 0.5 * self.full(self.expected_packed(pt))
         lay = self.lay
         if lay.direct or len(lay.active) == lay.q:
             return H
