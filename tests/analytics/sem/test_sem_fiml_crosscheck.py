@@ -113,3 +113,22 @@ def test_analytic_observed_information_equals_the_differenced_gradient():
     for point in (theta, theta * 1.05):  # at the estimates and away from them (the second-derivative term)
         num = numeric_hessian(lambda t: _objective(ram, t, pats)[1], point)
         np.testing.assert_allclose(observed_information(ram, point, pats), num, atol=1e-5 * np.abs(num).max())
+
+
+def test_pattern_inverses_by_schur_complement_equal_direct_inverses():
+    from pxm.analytics.sem.fiml import pattern_inverses
+
+    rng = np.random.default_rng(3)
+    p = 12
+    A = rng.standard_normal((p, p))
+    sigma = A @ A.T + p * np.eye(p)
+    mask = rng.random((40, p)) > 0.1
+    mask[0] = True  # a complete row
+    mask[(p - mask.sum(axis=1)) > p // 3] = True
+    assert 0 < (p - mask.sum(axis=1)).max() <= p // 3  # the Schur-complement branch
+    W, logdet = pattern_inverses(mask, sigma)
+    for k in range(len(mask)):
+        o = mask[k]
+        np.testing.assert_allclose(W[k][np.ix_(o, o)], np.linalg.inv(sigma[np.ix_(o, o)]), atol=1e-12)
+        assert np.all(W[k][~o] == 0) and np.all(W[k][:, ~o] == 0)
+        assert logdet[k] == pytest.approx(np.linalg.slogdet(sigma[np.ix_(o, o)])[1], abs=1e-10)

@@ -27,6 +27,7 @@ from .fiml_patterns import (
     h1_information,
     h1_observed_information,
     loglik,
+    pattern_inverses,
     patterns,
     resampler,
     vech_rows,
@@ -39,7 +40,7 @@ from .optimize import OptResult, fit_ml, numeric_hessian
 from .partable import ParTable
 
 __all__ = ["Patterns", "Resampler", "delta", "em_saturated", "evaluate", "fit_fiml", "h1_information", "loglik",
-           "patterns", "resampler", "vech_rows"]
+           "pattern_inverses", "patterns", "resampler", "vech_rows"]
 
 
 def _objective(ram: RAM, theta: Array, pats: Patterns, n: float | None = None) -> tuple[float, Array]:

@@ -97,18 +97,49 @@ class PatternEval:
     W: Array  # (K, p, p) inverse of each pattern's observed block, zero elsewhere
 
 
+def _logdet_chol(A: Array) -> Array:
+    return 2.0 * np.log(np.diagonal(np.linalg.cholesky(A), axis1=-2, axis2=-1)).sum(axis=-1)
+
+
+def pattern_inverses(mask: Array, sigma: Array) -> tuple[Array, Array] | None:
+    """Per pattern the inverse of the observed block of sigma (padded, zero elsewhere) and its log-determinant;
+    None when a block is not positive definite.
+
+    Few missing values per row: from the one inverse P = Sigma^-1 by the Schur complement,
+    (Sigma_oo)^-1 = P_oo - P_om (P_mm)^-1 P_mo and |Sigma_oo| = |Sigma| |P_mm|, so only the small missing blocks
+    are inverted. Otherwise each observed block directly (embedded in an identity on the missing variables)."""
+    K, p = mask.shape
+    both = mask[:, :, None] & mask[:, None, :]
+    nmiss = p - mask.sum(axis=1)
+    mmax = int(nmiss.max()) if K else 0
+    if 0 < mmax <= p // 3:
+        try:
+            ld_full = float(_logdet_chol(sigma))
+            P = np.linalg.inv(sigma)
+            idx = np.argsort(mask, axis=1, kind="stable")[:, :mmax]  # the missing variables come first
+            valid = np.arange(mmax)[None, :] < nmiss[:, None]
+            Pm = P[:, idx].transpose(1, 0, 2) * valid[:, None, :]  # (K, p, mmax)
+            Pmm = np.where(valid[:, :, None] & valid[:, None, :], P[idx[:, :, None], idx[:, None, :]], np.eye(mmax))
+            logdet = ld_full + _logdet_chol(Pmm)
+            W = (P - np.matmul(Pm, np.linalg.solve(Pmm, Pm.transpose(0, 2, 1)))) * both
+            return W, logdet
+        except np.linalg.LinAlgError:
+            pass  # Sigma itself not positive definite: some observed blocks may still be
+    Sp = np.where(both, sigma, np.eye(p))
+    try:
+        logdet = _logdet_chol(Sp)
+    except np.linalg.LinAlgError:
+        return None
+    return np.linalg.inv(Sp) * both, logdet
+
+
 def evaluate(pats: Patterns, sigma: Array, mu: Array) -> PatternEval | None:
     """-log L and its derivatives w.r.t. (Sigma, mu); None when a pattern's block is not positive definite."""
     m = pats.mask
-    K, p = m.shape
-    both = m[:, :, None] & m[:, None, :]
-    Sp = np.where(both, sigma, np.eye(p))
-    try:
-        L = np.linalg.cholesky(Sp)
-    except np.linalg.LinAlgError:
+    inv = pattern_inverses(m, sigma)
+    if inv is None:
         return None
-    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-    W = np.linalg.inv(Sp) * both
+    W, logdet = inv
     d = (pats.mean - (mu - pats.center)) * m
     M = pats.cov + d[:, :, None] * d[:, None, :]
     n = pats.n
