@@ -130,6 +130,9 @@ class AgentPool:
     def load(self, staff_id: int) -> int:
         return self._load[staff_id]
 
+    def agent(self, staff_id: int) -> AgentState:
+        return self._agents[staff_id]
+
     def add_load(self, staff_id: int, delta: int = 1) -> None:
         """Record an assignment (or, with -1, a release) made outside ``decide``."""
         if staff_id not in self._agents:

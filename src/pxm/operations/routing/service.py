@@ -1,20 +1,30 @@
 """Routing: send each new case to the right agent, sweep the queue, let supervisors reassign.
 
-``route_case`` is called by the service desk (``pxm.practices.resolution``) when a case is opened. It
-loads a snapshot of the agents (one query for staff, one grouped count of open cases), asks the pure
-engine (``engine.py``) for a decision, assigns the case through the service desk's ``assign`` and stores a
-``routing_decisions`` row with the explanation. Services only flush; the caller commits.
+The service desk (``pxm.practices.resolution``) routes a case as it opens it: ``plan_route`` takes the
+routing lock, loads a snapshot of the agents (one query: skills, status, open-case load, last routing) and
+asks the pure engine (``engine.py``) for a decision before the case row is written, so the case is inserted
+already assigned; ``record_plan`` then stores the ``routing_decisions`` row with the explanation (or, when
+nobody qualifies, a ``queued`` row and the queue sweep). ``route_case`` does both for a case that exists
+(the sweep, or a caller routing later) and assigns through the service desk's ``assign``. Services only
+flush; the caller commits.
+
+Concurrency: on PostgreSQL a routing decision holds a transaction-scoped advisory lock (``lock_routing``)
+from the snapshot to the commit, so two transactions never decide on the same loads and an agent's
+capacity holds; on SQLite the write lock every transaction takes at ``BEGIN IMMEDIATE`` does the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Text, cast, func, insert, select, text
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pxm.operations.routing.engine import (
@@ -34,11 +44,16 @@ from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import APIError, BadRequest
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
+from pxm.practices.resolution import reference
 from pxm.practices.resolution.models import OPEN_STATUSES, Case
 
 log = logging.getLogger("pxm.routing")
 
 SWEEP_KIND = "routing.sweep_queue"
+KNOBS_TTL = 5.0  # seconds
+ROUTING_LOCK_KEY = 0x5058_4D52  # PostgreSQL advisory lock key ("PXMR")
+_LOCKED = "pxm_routing_locked"
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _OPEN = [s.value for s in OPEN_STATUSES]
 _DEFAULTS = RoutingSettings(id=1, step1_after_seconds=120, step2_after_seconds=300, sweep_interval_seconds=30,
                             sweep_batch=500)
@@ -50,7 +65,31 @@ def get_routing_settings(session: Session) -> RoutingSettings:
     return row if row is not None else _DEFAULTS
 
 
-def policy_of(settings: RoutingSettings) -> WideningPolicy:
+@dataclass(frozen=True)
+class Knobs:
+    """The routing settings as a plain value (what routing reads on every case; see ``knobs``)."""
+
+    step1_after_seconds: int
+    step2_after_seconds: int
+    sweep_interval_seconds: int
+    sweep_batch: int
+
+
+def _load_knobs(session: Session) -> Knobs:
+    s = get_routing_settings(session)
+    return Knobs(s.step1_after_seconds, s.step2_after_seconds, s.sweep_interval_seconds, s.sweep_batch)
+
+
+reference.watch(RoutingSettings)
+
+
+def knobs(session: Session) -> Knobs:
+    """The routing settings, read at most every few seconds per process (``update_routing_settings`` in this
+    process is seen at once; another server process sees it within ``KNOBS_TTL`` seconds)."""
+    return reference.cached(session, "routing.settings", _load_knobs, ttl=KNOBS_TTL)
+
+
+def policy_of(settings: RoutingSettings | Knobs) -> WideningPolicy:
     return WideningPolicy(step1_after_seconds=float(settings.step1_after_seconds),
                           step2_after_seconds=float(settings.step2_after_seconds))
 
@@ -95,33 +134,56 @@ def open_loads(session: Session, staff_ids: Iterable[int] | None = None) -> dict
     return {int(sid or 0): int(n) for sid, n in session.execute(q)}
 
 
+@lru_cache(maxsize=4096)
+def _skills(raw: str | None) -> frozenset[str]:
+    """A JSON list of codes as a set; the same text is parsed once per process (skill lists repeat)."""
+    return frozenset(json.loads(raw)) if raw else frozenset()
+
+
+def lock_routing(session: Session) -> None:
+    """Serialise routing decisions until this transaction ends (PostgreSQL; once per transaction).
+
+    Without it two transactions could both see an agent one case below capacity and both assign. SQLite
+    needs nothing: every PXM transaction holds the database's write lock from ``BEGIN IMMEDIATE``."""
+    tx = session.get_transaction()
+    if session.get_bind().dialect.name != "postgresql" or (tx is not None and session.info.get(_LOCKED) is tx):
+        return
+    session.execute(_LOCK, {"key": ROUTING_LOCK_KEY})
+    session.info[_LOCKED] = session.get_transaction()
+
+
+def _agents_query(available_only: bool) -> Any:
+    st, c, rd = Staff.__table__.c, Case.__table__.c, RoutingDecision.__table__.c
+    load = (select(func.count()).select_from(Case.__table__)
+            .where(c.assigned_staff_id == st.id, c.status.in_(_OPEN)).scalar_subquery())
+    last = select(func.max(rd.decided_at)).where(rd.staff_id == st.id).scalar_subquery()
+    # skills come as JSON text and are parsed through ``_skills`` (memoised by content)
+    q = select(st.id, st.display_name, st.status, st.capacity, st.status_since,
+               cast(st.reasons, Text).label("reasons"), cast(st.languages, Text).label("languages"),
+               cast(st.channels, Text).label("channels"), st.team, load.label("load"),
+               last.label("last_routed")).where(st.active.is_(True))
+    return q.where(st.status == AVAILABLE) if available_only else q
+
+
+# prebuilt: the snapshot runs for every new case, and building the statement cost more than running it
+_AGENTS = {True: _agents_query(True), False: _agents_query(False)}
+
+
 def load_agents(session: Session, *, available_only: bool = True) -> list[AgentState]:
     """The router's view of the agents, in one query (open-case load and last routing as correlated
     subqueries on their indexes). Idle since = the later of becoming available and the last routing."""
-    load = (select(func.count()).select_from(Case)
-            .where(Case.assigned_staff_id == Staff.id, Case.status.in_(_OPEN)).scalar_subquery())
-    last = (select(func.max(RoutingDecision.decided_at))
-            .where(RoutingDecision.staff_id == Staff.id).scalar_subquery())
-    q = select(Staff.id, Staff.display_name, Staff.status, Staff.capacity, Staff.status_since, Staff.reasons,
-               Staff.languages, Staff.channels, Staff.team, load.label("load"), last.label("last_routed")
-               ).where(Staff.active.is_(True))
-    if available_only:
-        q = q.where(Staff.status == AVAILABLE)
+    session.flush()  # pending assignments count (what autoflush would do)
     agents = []
-    for r in session.execute(q):
-        idle = r.status_since
-        last_at = r.last_routed
+    for staff_id, name, status, capacity, idle, reasons, languages, channels, team, load, last_at \
+            in session.connection().execute(_AGENTS[available_only]):
         if isinstance(last_at, str):  # SQLite returns max() of a datetime column as text
             last_at = dt.datetime.fromisoformat(last_at)
         if last_at is not None:
             last_at = last_at if last_at.tzinfo else last_at.replace(tzinfo=dt.UTC)
             if last_at > idle:
                 idle = last_at
-        agents.append(AgentState(
-            staff_id=r.id, name=r.display_name, status=r.status, capacity=r.capacity or 0,
-            load=int(r.load or 0), idle_since=idle, reasons=frozenset(r.reasons or ()),
-            languages=frozenset(r.languages or ()), channels=frozenset(r.channels or ()), team=r.team,
-        ))
+        agents.append(AgentState(staff_id, name, status, capacity or 0, int(load or 0), idle, _skills(reasons),
+                                 _skills(languages), _skills(channels), team))
     return agents
 
 
@@ -138,15 +200,71 @@ def requirements_of(session: Session, case: Case, now: dt.datetime | None = None
 
 
 # -- decisions ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """A routing decision for one case, made before it is written down (``record_plan``)."""
+
+    decision: Decision
+    req: Requirements
+    knobs: Knobs
+    now: dt.datetime
+    team: str | None  # the chosen agent's team (None when the case waits)
+
+
+def plan_route(session: Session, case: Case, *, now: dt.datetime | None = None, language: str | None = None,
+               pool: AgentPool | None = None) -> Plan:
+    """Decide who takes ``case`` (which need not be in the database yet; nothing is written). Without ``pool``
+    this takes the routing lock and loads the agents; with one (the sweep) the caller did both."""
+    now = now or utcnow()
+    settings = knobs(session)
+    req = requirements_of(session, case, now, language=language)
+    if pool is None:
+        lock_routing(session)
+        pool = AgentPool(load_agents(session))
+    decision = pool.decide(req, policy_of(settings), assign=True, now=now)
+    team = pool.agent(decision.staff_id).team if decision.staff_id is not None else None
+    return Plan(decision, req, settings, now, team)
+
+
+def record_plan(session: Session, actor: Actor, case: Case, plan: Plan, *, first: bool = False) -> int | None:
+    """Write down a plan for ``case`` (which the service desk assigns itself): the ``auto`` decision row, or,
+    when the case waits, a ``queued`` row (once per widening step; ``first``: the case is new, so it has no
+    earlier row) and the queue sweep. One plain INSERT; returns the id of the row written, if any."""
+    router = Actor.system("routing", request_id=actor.request_id)
+    decision = plan.decision
+    if decision.staff_id is not None:
+        return _insert_decision(session, router, case, decision, plan.req, "auto")
+    row_id = None
+    last = None if first else _last_decision(session, case.id)
+    if last is None or last.kind != "queued" or last.step != decision.step:
+        row_id = _insert_decision(session, router, case, decision, plan.req, "queued")
+    schedule_sweep(session, plan.knobs, plan.now)
+    return row_id
+
+
+def _decision_values(actor: Actor, case: Case, decision: Decision, req: Requirements, kind: str,
+                     previous_staff_id: int | None = None) -> dict[str, Any]:
+    return {"case_id": case.id, "staff_id": decision.staff_id, "previous_staff_id": previous_staff_id,
+            "kind": kind, "step": decision.step, "candidates": decision.candidates, "basis": decision.basis,
+            "explanation": decision.explanation, "actor": actor.label, "decided_at": utcnow(),
+            "requirements": {"reason": req.reason, "language": req.language, "channel": req.channel,
+                             "priority": case.priority, "waited_seconds": int(req.waited_seconds)}}
+
+
+_DECISIONS = RoutingDecision.metadata.tables[RoutingDecision.__tablename__]
+_INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
+
+
+def _insert_decision(session: Session, actor: Actor, case: Case, decision: Decision, req: Requirements,
+                     kind: str) -> int:
+    session.flush()
+    return int(session.connection().execute(
+        _INSERT_DECISION, _decision_values(actor, case, decision, req, kind)).scalar_one())
+
+
 def _store(session: Session, actor: Actor, case: Case, decision: Decision, req: Requirements, kind: str,
            previous_staff_id: int | None = None) -> RoutingDecision:
-    row = RoutingDecision(
-        case_id=case.id, staff_id=decision.staff_id, previous_staff_id=previous_staff_id, kind=kind,
-        step=decision.step, candidates=decision.candidates, basis=decision.basis,
-        explanation=decision.explanation, actor=actor.label, decided_at=utcnow(),
-        requirements={"reason": req.reason, "language": req.language, "channel": req.channel,
-                      "priority": case.priority, "waited_seconds": int(req.waited_seconds)},
-    )
+    row = RoutingDecision(**_decision_values(actor, case, decision, req, kind, previous_staff_id))
     session.add(row)
     session.flush()
     return row
@@ -171,36 +289,33 @@ def _routable(case: Case) -> bool:
 
 def route_case(session: Session, actor: Actor, case: Case, *, now: dt.datetime | None = None,
                pool: AgentPool | None = None, kind: str = "auto") -> RoutingDecision | None:
-    """Assign ``case`` to the best agent now. Returns the stored decision, or None when the case waits.
+    """Assign ``case`` (already in the database) to the best agent now. Returns the stored decision, or None
+    when the case waits.
 
     A case nobody qualifies for stays unassigned; a ``queued`` decision explains why (once per widening
     step) and the queue sweep is scheduled to try again.
     """
     if not _routable(case):
         return None
-    now = now or utcnow()
-    settings = get_routing_settings(session)
-    req = requirements_of(session, case, now)
-    if pool is None:
-        pool = AgentPool(load_agents(session))
-    decision = pool.decide(req, policy_of(settings), assign=True, now=now)
+    plan = plan_route(session, case, now=now, pool=pool)
     router = Actor.system("routing", request_id=actor.request_id)
+    decision = plan.decision
     if decision.staff_id is None:
         last = _last_decision(session, case.id)
         if last is None or last.kind != "queued" or last.step != decision.step:
-            _store(session, router, case, decision, req, "queued")
-        schedule_sweep(session, settings, now)
+            _store(session, router, case, decision, plan.req, "queued")
+        schedule_sweep(session, plan.knobs, plan.now)
         return None
-    row = _store(session, router, case, decision, req, kind)
+    row = _store(session, router, case, decision, plan.req, kind)
     _assign(session, router, case, decision.staff_id, decision.explanation)
     return row
 
 
 # -- the queue sweep ----------------------------------------------------------------------------------
-def schedule_sweep(session: Session, settings: RoutingSettings | None = None,
+def schedule_sweep(session: Session, settings: RoutingSettings | Knobs | None = None,
                    now: dt.datetime | None = None) -> None:
     """Make sure a sweep job is due at the next slot (one job per slot, whoever asks)."""
-    settings = settings or get_routing_settings(session)
+    settings = settings or knobs(session)
     now = now or utcnow()
     every = max(1, settings.sweep_interval_seconds)
     slot = (int(now.timestamp()) // every + 1) * every
@@ -223,28 +338,28 @@ def queued_cases(session: Session, limit: int) -> list[Case]:
 def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = None) -> dict[str, int]:
     """Re-evaluate waiting cases in priority order then age; widen those that waited past the settings."""
     now = now or utcnow()
-    settings = get_routing_settings(session)
+    settings = knobs(session)
     cases = queued_cases(session, settings.sweep_batch)
     if not cases:
         return {"considered": 0, "assigned": 0, "waiting": 0}
     languages = dict(session.execute(
         select(Patient.id, Patient.preferred_language).where(Patient.id.in_({c.patient_id for c in cases}))
     ).all())
+    lock_routing(session)
     pool = AgentPool(load_agents(session))
-    policy = policy_of(settings)
     router = Actor.system("routing", request_id=actor.request_id)
     assigned = 0
     waiting = 0
     for case in cases:
-        req = requirements_of(session, case, now, language=languages.get(case.patient_id) or "en")
-        decision = pool.decide(req, policy, assign=True, now=now)
+        plan = plan_route(session, case, now=now, language=languages.get(case.patient_id) or "en", pool=pool)
+        decision = plan.decision
         if decision.staff_id is None:
             waiting += 1
             last = _last_decision(session, case.id)
             if last is None or last.kind != "queued" or last.step != decision.step:
-                _store(session, router, case, decision, req, "queued")
+                _store(session, router, case, decision, plan.req, "queued")
             continue
-        _store(session, router, case, decision, req, "sweep")
+        _store(session, router, case, decision, plan.req, "sweep")
         _assign(session, router, case, decision.staff_id, decision.explanation)
         assigned += 1
     if waiting:
@@ -294,6 +409,6 @@ def recent_decisions(session: Session, limit: int = 50) -> list[RoutingDecision]
     ).scalars())
 
 
-__all__ = ["route_case", "reroute_queue", "reassign", "schedule_sweep", "load_agents", "open_loads",
-           "get_routing_settings", "update_routing_settings", "decisions_for_case", "recent_decisions",
-           "queued_cases"]
+__all__ = ["route_case", "plan_route", "record_plan", "lock_routing", "knobs", "reroute_queue", "reassign",
+           "schedule_sweep", "load_agents", "open_loads", "get_routing_settings", "update_routing_settings",
+           "decisions_for_case", "recent_decisions", "queued_cases"]

@@ -2,8 +2,16 @@
 
 These are the public entry points other features call (feedback opens service-recovery cases with
 ``open_case``; routing records its decisions with ``assign``). Keep their signatures stable. Every function
-takes ``(session, actor, ...)``, only flushes, and writes a ``case_events`` row plus an audit event for each
-change.
+takes ``(session, actor, ...)``, only flushes, and writes a ``case_events`` row for each change plus an
+audit event: one per call. Opening a case is one audit event (``case.opened``) that also names the agent
+routing chose and the decision row; a contact is one audit event (``case.opened`` when it opened the case,
+else ``case.contact``) that names the contact; a transition or an assignment made afterwards is audited on
+its own (``case.transition``, ``case.reopen``, ``case.assign``).
+
+Contact creation is the hot path of the desk (see docs/benchmarks.md), so it is written to stay near a
+dozen statements: reference data comes from ``reference.cached``, the patient is read as three columns (no
+PHI decrypted), routing decides before the case row is written (the case is inserted already assigned),
+the SLA checks are one INSERT and the case events of a contact one more.
 
 Lifecycle: new -> assigned -> in_progress <-> waiting_on_patient -> resolved -> closed. A resolved or closed
 case is *reopened* (to in_progress, or new/assigned when nobody is handling it) by a repeat contact or an
@@ -13,10 +21,13 @@ explicit transition; each reopening starts a new SLA cycle.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
@@ -24,7 +35,7 @@ from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
-from pxm.practices.resolution import sla
+from pxm.practices.resolution import reference, sla
 from pxm.practices.resolution.models import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -40,6 +51,7 @@ from pxm.practices.resolution.models import (
 )
 
 DEFAULT_WINDOW_DAYS = 7
+_CASE_EVENTS = CaseEvent.metadata.tables[CaseEvent.__tablename__]
 RESOLUTION_CODES = (
     "answered", "appointment_booked", "refill_sent", "results_explained", "referral_made", "records_sent",
     "billing_corrected", "clinical_callback", "complaint_resolved", "no_action_needed", "duplicate", "other",
@@ -62,11 +74,19 @@ def next_statuses(status: str) -> list[str]:
     return [s.value for s in CaseStatus if s.value in allowed]
 
 
-def reason_codes(session: Session) -> list[str]:
+def _load_reason_codes(session: Session) -> tuple[str, ...]:
     rows = session.execute(
         select(ContactReason.code).where(ContactReason.active.is_(True)).order_by(ContactReason.sort_order)
     )
-    return [r[0] for r in rows]
+    return tuple(r[0] for r in rows)
+
+
+reference.watch(ContactReason)
+
+
+def reason_codes(session: Session) -> list[str]:
+    """Active contact reason codes in display order (a per-process copy, see ``reference``)."""
+    return list(reference.cached(session, "resolution.reasons", _load_reason_codes))
 
 
 def _check_choice(value: str, allowed: Any, field: str) -> str:
@@ -77,7 +97,28 @@ def _check_choice(value: str, allowed: Any, field: str) -> str:
 
 
 def _check_reason(session: Session, reason: str) -> str:
-    return _check_choice(reason, reason_codes(session), "reason")
+    return _check_choice(reason, reference.cached(session, "resolution.reasons", _load_reason_codes), "reason")
+
+
+@dataclass(frozen=True)
+class _PatientFacts:
+    """What the desk needs of a patient: that it exists, its home facility, its language. No PHI."""
+
+    id: int
+    home_facility_id: int | None
+    language: str
+
+
+_P = Patient.__table__.c
+_PATIENT_FACTS = select(_P.home_facility_id, _P.preferred_language).where(_P.id == bindparam("patient_id"))
+
+
+def _patient(session: Session, patient_id: int) -> _PatientFacts:
+    session.flush()
+    row = session.connection().execute(_PATIENT_FACTS, {"patient_id": patient_id}).first()
+    if row is None:
+        raise NotFound("patient", patient_id)
+    return _PatientFacts(patient_id, row[0], row[1] or "en")
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -90,6 +131,10 @@ def get_case(session: Session, case_id: int) -> Case:
     return get_or_404(session, Case, case_id, "case")
 
 
+def _audit_details(from_status: str | None, to_status: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in {"from": from_status, "to": to_status, **(details or {})}.items() if v is not None}
+
+
 def _event(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.datetime | None = None,
            from_status: str | None = None, to_status: str | None = None, note: str | None = None,
            details: dict[str, Any] | None = None) -> CaseEvent:
@@ -97,24 +142,77 @@ def _event(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.date
                    to_status=to_status, note=note, details=details or {})
     session.add(ev)
     audit.record(session, actor, f"case.{kind}", "case", case.id, patient_id=case.patient_id,
-                 details={k: v for k, v in {"from": from_status, "to": to_status, **(details or {})}.items()
-                          if v is not None})
+                 details=_audit_details(from_status, to_status, details))
     return ev
 
 
-def _route(session: Session, actor: Actor, case: Case) -> None:
-    # Routing (pxm.operations.routing) decides WHO gets a new case and records it through ``assign`` below.
-    # It is imported lazily, at call time, because routing itself builds on this module; and a deployment
-    # (or a test) without the routing feature must still be able to open cases.
+def _event_row(actor: Actor, kind: str, *, at: dt.datetime | None = None, from_status: str | None = None,
+               to_status: str | None = None, note: str | None = None,
+               details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``case_events`` row for ``_write_events`` (``case_id`` is filled in there)."""
+    return {"at": at or utcnow(), "actor": actor.label, "kind": kind, "from_status": from_status,
+            "to_status": to_status, "note": note, "details": details or {}}
+
+
+_INSERT_EVENTS = insert(_CASE_EVENTS)
+
+
+def _write_events(session: Session, case: Case, rows: list[dict[str, Any]]) -> None:
+    """Insert several events of one case in one statement (their audit is the caller's)."""
+    if rows:
+        session.flush()
+        session.connection().execute(_INSERT_EVENTS, [{**r, "case_id": case.id} for r in rows])
+
+
+_INSERT_RETURNING_ID: dict[str, Any] = {}
+RowT = TypeVar("RowT", Case, Contact)
+
+
+def _insert_row(session: Session, obj: RowT) -> RowT:
+    """Write a new case or contact with one plain ``INSERT ... RETURNING id`` and attach it to the session as
+    persistent, as a flush would, without the unit of work (the contact hot path writes both this way).
+
+    Columns not set on ``obj`` take their defaults in the row and are expired on ``obj`` (read again if used);
+    later changes to ``obj`` are flushed as usual."""
+    table = obj.metadata.tables[obj.__tablename__]
+    stmt = _INSERT_RETURNING_ID.get(table.name)
+    if stmt is None:
+        stmt = _INSERT_RETURNING_ID.setdefault(table.name, insert(table).returning(table.c.id))
+    values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
+    session.flush()
+    obj.id = session.connection().execute(stmt, values).scalar_one()
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def _routing() -> ModuleType | None:
+    # Routing (pxm.operations.routing) decides WHO gets a new case. It is imported lazily, at call time,
+    # because routing itself builds on this module; and a deployment (or a test) without the routing feature
+    # must still be able to open cases.
     try:
         from pxm.operations.routing import service as routing
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("pxm.operations"):
-            return
+            return None
         raise
-    route_case = getattr(routing, "route_case", None)
-    if route_case is not None:
-        route_case(session, actor, case)
+    return routing
+
+
+@dataclass
+class _Opened:
+    """A case just opened: its events not yet written, and what routing did (for the one audit event)."""
+
+    case: Case
+    events: list[dict[str, Any]]
+    audit: dict[str, Any]
+    decision_id: int | None = None  # the routing_decisions row written, if any
+
+    def audit_details(self) -> dict[str, Any]:
+        details = dict(self.audit)
+        if self.decision_id is not None:
+            details["routing_decision_id"] = self.decision_id
+        return details
 
 
 def open_case(
@@ -135,29 +233,63 @@ def open_case(
     schedule_sla: bool = True,
 ) -> Case:
     """Open a case for a patient; set its SLA due times, schedule the breach checks and ask routing for an agent."""
-    _check_reason(session, reason)
+    opened = _open(session, actor, _patient(session, patient_id), reason=reason, priority=priority,
+                   channel=channel, source=source, summary=summary, team=team, facility_id=facility_id,
+                   opened_at=opened_at, external_ref=external_ref, route=route, schedule_sla=schedule_sla)
+    _write_events(session, opened.case, opened.events)
+    audit.record(session, actor, "case.opened", "case", opened.case.id, patient_id=patient_id,
+                 details=opened.audit_details())
+    return opened.case
+
+
+def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str, priority: str = "normal",
+          channel: str | None = None, source: str = "contact", summary: str | None = None, team: str | None = None,
+          facility_id: int | None = None, opened_at: dt.datetime | None = None, external_ref: str | None = None,
+          route: bool = True, schedule_sla: bool = True, reason_checked: bool = False) -> _Opened:
+    """Insert a case, already routed: routing decides first (``plan_route``), so the row is written once.
+
+    The ``opened`` and ``assign`` events are returned, not written, so that a contact writes all its events
+    in one statement; the caller writes them and the audit event."""
+    if not reason_checked:
+        _check_reason(session, reason)
     _check_choice(priority, Priority, "priority")
     _check_choice(source, CaseSource, "source")
     if channel is not None:
         _check_choice(channel, Channel, "channel")
     _aware(opened_at, "opened_at")
-    patient = get_or_404(session, Patient, patient_id, "patient")
-    case = Case(patient_id=patient_id, reason=reason, priority=priority, status=CaseStatus.new.value,
+    now = utcnow()
+    case = Case(patient_id=patient.id, reason=reason, priority=priority, status=CaseStatus.new.value,
                 channel=channel, source=source, summary=summary, team=team,
                 facility_id=facility_id if facility_id is not None else patient.home_facility_id,
-                opened_at=opened_at or utcnow(), external_ref=external_ref, reopened_count=0,
-                first_response_breached=False, resolution_breached=False)
-    session.add(case)
-    session.flush()
+                opened_at=opened_at or now, external_ref=external_ref, reopened_count=0,
+                first_response_breached=False, resolution_breached=False, assigned_staff_id=None,
+                first_response_at=None, resolved_at=None, closed_at=None, resolution_code=None, updated_at=now)
     case.first_response_due_at, case.resolution_due_at = sla.due_times(session, case, case.opened_at)
-    _event(session, actor, case, "opened", at=case.opened_at, to_status=case.status,
-           details={"reason": reason, "priority": priority, "source": source})
+    events = [_event_row(actor, "opened", at=case.opened_at, to_status=case.status,
+                         details={"reason": reason, "priority": priority, "source": source})]
+    facts: dict[str, Any] = {"reason": reason, "priority": priority, "source": source}
+    routing = _routing() if route else None
+    plan = routing.plan_route(session, case, language=patient.language) if routing is not None else None
+    if plan is not None and plan.decision.staff_id is not None:
+        staff_id = plan.decision.staff_id
+        router = Actor.system("routing", request_id=actor.request_id)
+        case.assigned_staff_id = staff_id
+        if case.team is None:
+            case.team = plan.team
+        case.status = CaseStatus.assigned.value
+        events.append(_event_row(router, "assign", from_status=CaseStatus.new.value, to_status=case.status,
+                                 note=plan.decision.explanation, details={"staff_id": staff_id}))
+        facts.update(assigned_staff_id=staff_id, assigned_by=router.label)
+    elif plan is not None:
+        facts["routing"] = "queued"
+    facts["to"] = case.status
+    _insert_row(session, case)
     if schedule_sla:
         sla.schedule_checks(session, case)
-    session.flush()
-    if route:
-        _route(session, actor, case)
-    return case
+    decision_id = None
+    if routing is not None and plan is not None:
+        decision_id = routing.record_plan(session, actor, case, plan, first=True)
+    return _Opened(case, events, facts, decision_id)
 
 
 def transition(
@@ -290,23 +422,27 @@ def update_case(session: Session, actor: Actor, case_id: int, *, priority: str |
     return case
 
 
+_C = Case.__table__.c
+_IS_OPEN = _C.status.in_([s.value for s in OPEN_STATUSES])
+# prebuilt (see the module docstring): open cases first (newest opened), then done ones resolved in the window
+_FIND_CASE = (
+    select(_C.id)
+    .where(_C.patient_id == bindparam("patient_id"), _C.reason == bindparam("reason"),
+           or_(_IS_OPEN, _C.status.in_([s.value for s in DONE_STATUSES])
+               & (_C.resolved_at >= bindparam("since")) & (_C.resolved_at <= bindparam("until"))))
+    .order_by(sql_case((_IS_OPEN, 0), else_=1), sql_case((_IS_OPEN, _C.opened_at), else_=_C.resolved_at).desc())
+    .limit(1)
+)
+
+
 def _find_case_for(session: Session, patient_id: int, reason: str, started_at: dt.datetime,
                    window_days: int) -> Case | None:
     """The patient's open case for this reason, else one resolved/closed within the window (to reopen)."""
-    open_case_ = session.execute(
-        select(Case).where(Case.patient_id == patient_id, Case.reason == reason,
-                           Case.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(Case.opened_at.desc()).limit(1)
-    ).scalar_one_or_none()
-    if open_case_ is not None:
-        return open_case_
-    since = started_at - dt.timedelta(days=window_days)
-    return session.execute(
-        select(Case).where(Case.patient_id == patient_id, Case.reason == reason,
-                           Case.status.in_([s.value for s in DONE_STATUSES]), Case.resolved_at >= since,
-                           Case.resolved_at <= started_at)
-        .order_by(Case.resolved_at.desc()).limit(1)
-    ).scalar_one_or_none()
+    session.flush()
+    found = session.connection().execute(_FIND_CASE, {
+        "patient_id": patient_id, "reason": reason, "until": started_at,
+        "since": started_at - dt.timedelta(days=window_days)}).scalar()
+    return None if found is None else session.get(Case, found)
 
 
 def log_contact(
@@ -349,38 +485,44 @@ def log_contact(
         raise BadRequest("answered_at must not be before queued_at")
     if abandoned and (answered_at is not None or resolved):
         raise BadRequest("an abandoned contact cannot be answered or resolve its case")
-    if session.get(Patient, patient_id) is None:
-        raise NotFound("patient", patient_id)
-    if agent_id is not None and session.get(Staff, agent_id) is None:
+    patient = _patient(session, patient_id)
+    if agent_id is not None and session.execute(select(Staff.id).where(Staff.id == agent_id)).first() is None:
         raise NotFound("staff member", agent_id)
     if external_id is not None:
         dup = session.execute(select(Contact.id).where(Contact.external_id == external_id)).first()
         if dup is not None:
             raise Conflict(f"contact {external_id!r} is already recorded (contact id {dup[0]})")
+    opened: _Opened | None = None
     if case_id is not None:
         case = get_case(session, case_id)
         if case.patient_id != patient_id:
             raise BadRequest(f"case {case_id} belongs to another patient; omit case_id or pick this patient's case")
     else:
         found = _find_case_for(session, patient_id, reason, started_at, window_days)
-        case = found or open_case(session, actor, patient_id=patient_id, reason=reason, channel=channel,
-                                  opened_at=min(started_at, queued_at or started_at), route=route)
+        if found is None:
+            opened = _open(session, actor, patient, reason=reason, channel=channel,
+                           opened_at=min(started_at, queued_at or started_at), route=route, reason_checked=True)
+            case = opened.case
+        else:
+            case = found
     # A repeat contact from the patient reopens a resolved case; an outbound follow-up does not.
     if case.status in DONE_STATUSES and direction == Direction.inbound and not abandoned:
         to = CaseStatus.in_progress if agent_id is not None else (
             CaseStatus.assigned if case.assigned_staff_id else CaseStatus.new)
         transition(session, actor, case.id, to.value, note="reopened by a repeat contact", at=started_at)
-    contact = Contact(patient_id=patient_id, case_id=case.id, channel=channel, direction=direction, reason=reason,
-                      agent_id=agent_id, started_at=started_at, ended_at=ended_at, queued_at=queued_at,
-                      answered_at=answered_at, abandoned=abandoned, resolved=resolved, outcome=outcome,
-                      external_id=external_id)
-    session.add(contact)
-    session.flush()
+    contact = _insert_row(session, Contact(
+        patient_id=patient_id, case_id=case.id, channel=channel, direction=direction, reason=reason,
+        agent_id=agent_id, started_at=started_at, ended_at=ended_at, queued_at=queued_at, answered_at=answered_at,
+        abandoned=abandoned, resolved=resolved, outcome=outcome, external_id=external_id, created_at=utcnow()))
     handled = not abandoned and (agent_id is not None or direction == Direction.outbound)
     if handled and case.first_response_at is None:
         case.first_response_at = answered_at or started_at
-    _event(session, actor, case, "contact", at=started_at, note=note,
-           details={"contact_id": contact.id, "channel": channel, "direction": direction})
+    said = {"contact_id": contact.id, "channel": channel, "direction": direction}
+    events = opened.events if opened is not None else []
+    _write_events(session, case, [*events, _event_row(actor, "contact", at=started_at, note=note, details=said)])
+    # one audit event for the contact: it names the case it opened (and routing's choice) or joined
+    audit.record(session, actor, "case.opened" if opened is not None else "case.contact", "case", case.id,
+                 patient_id=case.patient_id, details={**(opened.audit_details() if opened else {}), **said})
     if resolved and case.status not in DONE_STATUSES:
         transition(session, actor, case.id, CaseStatus.resolved.value,
                    resolution_code=resolution_code or RESOLVED_AT_CONTACT, at=ended_at or started_at)

@@ -3,6 +3,7 @@
 Policy lookup goes from most to least specific: (reason, priority), (reason, any), (any, priority),
 (any, any). With ``business_hours`` the minutes count only while the facility's calendar is open (its
 own calendar, else the default one whose ``facility_id`` is NULL); otherwise they run around the clock.
+Policies and calendars are read through ``reference.cached`` (a per-process copy, at most 10 s old).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pxm.platform import jobs
+from pxm.platform.jobs.service import NewJob, enqueue_many
+from pxm.practices.resolution import reference
 from pxm.practices.resolution.models import BusinessCalendar, Case, SlaPolicy
 
 SLA_JOB = "sla.check"
@@ -63,34 +65,70 @@ class Hours:
         raise ValueError("business calendar has no open hours")
 
 
+@dataclass(frozen=True)
+class Policy:
+    """One active SLA policy row, as a plain value (see ``reference``)."""
+
+    reason: str | None
+    priority: str | None
+    first_response_minutes: int
+    resolution_minutes: int
+    business_hours: bool
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The active policies and the calendars (facility id -> hours; ``None`` is the default calendar)."""
+
+    policies: dict[tuple[str | None, str | None], Policy]
+    calendars: dict[int | None, Hours | None]
+
+    def policy(self, reason: str, priority: str) -> Policy | None:
+        for key in ((reason, priority), (reason, None), (None, priority), (None, None)):
+            if key in self.policies:
+                return self.policies[key]
+        return None
+
+    def calendar(self, facility_id: int | None) -> Hours | None:
+        if facility_id is not None and self.calendars.get(facility_id) is not None:
+            return self.calendars[facility_id]
+        return self.calendars.get(None)
+
+
+def _load_targets(session: Session) -> Targets:
+    policies = {(p.reason, p.priority): Policy(p.reason, p.priority, p.first_response_minutes,
+                                                p.resolution_minutes, bool(p.business_hours))
+                for p in session.execute(select(SlaPolicy).where(SlaPolicy.active.is_(True))).scalars()}
+    calendars: dict[int | None, Hours | None] = {}
+    for cal in session.execute(select(BusinessCalendar).order_by(BusinessCalendar.id)).scalars():
+        calendars.setdefault(cal.facility_id, Hours.from_calendar(cal))
+    return Targets(policies, calendars)
+
+
+reference.watch(SlaPolicy, BusinessCalendar)
+
+
+def policies_and_calendars(session: Session) -> Targets:
+    """SLA policies and calendars, read at most every ``reference.TTL`` seconds per process."""
+    return reference.cached(session, "sla.targets", _load_targets)
+
+
 def calendar_for(session: Session, facility_id: int | None) -> Hours | None:
-    cal = None
-    if facility_id is not None:
-        cal = session.execute(
-            select(BusinessCalendar).where(BusinessCalendar.facility_id == facility_id)
-        ).scalar_one_or_none()
-    if cal is None:
-        cal = session.execute(
-            select(BusinessCalendar).where(BusinessCalendar.facility_id.is_(None))
-        ).scalars().first()
-    return Hours.from_calendar(cal)
+    """The facility's calendar, else the default one (``facility_id`` NULL)."""
+    return policies_and_calendars(session).calendar(facility_id)
 
 
-def policy_for(session: Session, reason: str, priority: str) -> SlaPolicy | None:
-    rows = session.execute(select(SlaPolicy).where(SlaPolicy.active.is_(True))).scalars().all()
-    by_key = {(p.reason, p.priority): p for p in rows}
-    for key in ((reason, priority), (reason, None), (None, priority), (None, None)):
-        if key in by_key:
-            return by_key[key]
-    return None
+def policy_for(session: Session, reason: str, priority: str) -> Policy | None:
+    return policies_and_calendars(session).policy(reason, priority)
 
 
 def due_times(session: Session, case: Case, start: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
     """First-response and resolution due times for ``case`` counted from ``start``."""
-    policy = policy_for(session, case.reason, case.priority)
+    known = policies_and_calendars(session)
+    policy = known.policy(case.reason, case.priority)
     if policy is None:
         return None, None
-    hours = calendar_for(session, case.facility_id) if policy.business_hours else None
+    hours = known.calendar(case.facility_id) if policy.business_hours else None
     if hours is None:
         return (start + dt.timedelta(minutes=policy.first_response_minutes),
                 start + dt.timedelta(minutes=policy.resolution_minutes))
@@ -100,7 +138,9 @@ def due_times(session: Session, case: Case, start: dt.datetime) -> tuple[dt.date
 def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = TARGETS,
                     moved: bool = False) -> None:
     """Enqueue one ``sla.check`` job per target, due when the target is. One job per case, target and cycle;
-    ``moved`` (the due times were recomputed, e.g. after a priority change) adds a check at the new time."""
+    ``moved`` (the due times were recomputed, e.g. after a priority change) adds a check at the new time.
+    The jobs are written in one statement; a job whose dedupe key exists already is left as it is."""
+    rows = []
     for target in targets:
         due = case.first_response_due_at if target == "first_response" else case.resolution_due_at
         if due is None:
@@ -108,5 +148,6 @@ def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = 
         key = f"sla:{case.id}:{target}:{case.reopened_count}"
         if moved:
             key += f":{due.isoformat()}"
-        jobs.enqueue(session, SLA_JOB, {"case_id": case.id, "target": target, "cycle": case.reopened_count},
-                     dedupe_key=key, run_after=due)
+        rows.append(NewJob(SLA_JOB, {"case_id": case.id, "target": target, "cycle": case.reopened_count},
+                           dedupe_key=key, run_after=due))
+    enqueue_many(session, rows)

@@ -1,0 +1,124 @@
+"""The contact hot path: what one contact writes (events, one audit event, SLA jobs, routing), which case it
+joins, and the per-process copy of reference data (seen at once when changed here, dropped on rollback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from pxm.operations.routing.models import RoutingDecision
+from pxm.platform.audit.models import AuditEvent
+from pxm.platform.auth.actor import Actor
+from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.db.base import utcnow
+from pxm.platform.jobs.models import Job
+from pxm.platform.jobs.service import NewJob, enqueue_many
+from pxm.platform.people import service as people
+from pxm.platform.people.models import Staff
+from pxm.platform.people.schemas import PatientCreate
+from pxm.practices.resolution import service
+from pxm.practices.resolution.models import CaseEvent, SlaPolicy
+
+T0 = dt.datetime(2025, 3, 3, 14, 0, tzinfo=dt.UTC)  # a Monday, 09:00 in New York
+
+
+def _agent(db, **kw) -> Staff:  # type: ignore[no-untyped-def]
+    staff = Staff(username=kw.pop("username", "desk-path-agent"), display_name=kw.pop("name", "Ana"),
+                  job_role="agent", team=kw.pop("team", "front"), languages=["en"], reasons=["billing"], channels=[],
+                  capacity=5, status="available", active=True, status_since=utcnow() - dt.timedelta(minutes=5))
+    db.add(staff)
+    db.flush()
+    return staff
+
+
+def _audit(db, case_id: int) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    return db.execute(select(AuditEvent).where(AuditEvent.resource_type == "case",
+                                               AuditEvent.resource_id == str(case_id))
+                      .order_by(AuditEvent.seq)).scalars().all()
+
+
+def test_a_contact_that_opens_a_case_writes_it_routed_with_one_audit_event(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p, agent = make_patient(), _agent(db)
+    contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
+                                  reason="billing", started_at=T0)
+    case = service.get_case(db, contact.case_id)
+    assert case.status == "assigned" and case.assigned_staff_id == agent.id and case.team == "front"
+    assert case.first_response_due_at is not None and case.resolution_due_at is not None
+    events = db.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars().all()
+    assert [(e.kind, e.from_status, e.to_status) for e in events] == [
+        ("opened", None, "new"), ("assign", "new", "assigned"), ("contact", None, None)]
+    assert events[1].actor == "system:routing" and events[1].note.startswith("matched billing + English")
+    assert events[2].details["contact_id"] == contact.id
+    [decision] = db.execute(select(RoutingDecision).where(RoutingDecision.case_id == case.id)).scalars().all()
+    assert decision.kind == "auto" and decision.staff_id == agent.id
+    jobs = db.execute(select(Job).where(Job.kind == "sla.check")).scalars().all()
+    assert sorted(j.dedupe_key for j in jobs if j.payload["case_id"] == case.id) == [
+        f"sla:{case.id}:first_response:0", f"sla:{case.id}:resolution:0"]
+    db.commit()  # the audit events are written at commit
+    [ev] = _audit(db, case.id)
+    assert ev.action == "case.opened" and ev.actor == actor.label and ev.patient_id == p.id
+    assert ev.details == {"reason": "billing", "priority": "normal", "source": "contact", "to": "assigned",
+                          "assigned_staff_id": agent.id, "assigned_by": "system:routing",
+                          "routing_decision_id": decision.id, "contact_id": contact.id, "channel": "phone",
+                          "direction": "inbound"}
+
+
+def test_a_repeat_contact_joins_the_open_case_before_a_recently_resolved_one(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p = make_patient()
+    kw = dict(patient_id=p.id, channel="phone", direction="inbound", reason="billing", route=False)
+    done = service.log_contact(db, actor, started_at=T0, ended_at=T0 + dt.timedelta(minutes=3), agent_id=None,
+                               resolved=True, **kw)
+    opened = service.open_case(db, actor, patient_id=p.id, reason="billing", opened_at=T0 + dt.timedelta(hours=1),
+                               route=False)
+    again = service.log_contact(db, actor, started_at=T0 + dt.timedelta(hours=2), **kw)
+    assert again.case_id == opened.id != done.case_id
+    assert service.get_case(db, done.case_id).status == "resolved"  # not reopened
+    db.commit()
+    assert [e.action for e in _audit(db, opened.id)] == ["case.opened", "case.contact"]
+
+
+def test_an_sla_policy_counts_at_once_in_its_transaction_and_not_after_a_rollback(committed_db_url, key_dir) -> None:  # type: ignore[no-untyped-def]
+    """Real transactions, as requests make them: the per-process copy of the policies must neither hide a change
+    from the transaction that made it nor keep it once that transaction rolled back."""
+    engine = make_engine(committed_db_url)
+    factory = make_session_factory(engine)
+    actor = Actor.system("tests")
+    try:
+        with factory() as s:
+            pid = people.create_patient(s, actor, PatientCreate(mrn="SLA-RB-1", given_name="Rob", family_name="Back")).id
+            s.commit()
+
+        def urgent(s):  # type: ignore[no-untyped-def]
+            return service.open_case(s, actor, patient_id=pid, reason="billing", priority="urgent", opened_at=T0,
+                                     route=False).first_response_due_at
+
+        with factory() as s:
+            baseline = urgent(s)  # (any reason, urgent): 30 minutes around the clock
+            s.commit()
+        with factory() as s:
+            s.add(SlaPolicy(reason="billing", priority="urgent", first_response_minutes=7, resolution_minutes=11,
+                            business_hours=False, active=True))
+            s.flush()
+            in_transaction = urgent(s)
+            s.rollback()
+        with factory() as s:
+            after_rollback = urgent(s)
+            s.commit()
+    finally:
+        engine.dispose()
+    assert baseline == T0 + dt.timedelta(minutes=30)
+    assert in_transaction == T0 + dt.timedelta(minutes=7)
+    assert after_rollback == baseline
+
+
+def test_enqueue_many_writes_new_jobs_in_one_go_and_skips_known_keys(db) -> None:  # type: ignore[no-untyped-def]
+    first = enqueue_many(db, [NewJob("desk.test", {"n": 1}, dedupe_key="desk-test:1"),
+                              NewJob("desk.test", {"n": 2}, dedupe_key="desk-test:2")])
+    second = enqueue_many(db, [NewJob("desk.test", {"n": 9}, dedupe_key="desk-test:1"),
+                               NewJob("desk.test", {"n": 3}), NewJob("desk.test", {"n": 4}, dedupe_key="desk-test:4")])
+    assert len(first) == 2 and len(second) == 2 and not set(first) & set(second)
+    rows = db.execute(select(Job).where(Job.kind == "desk.test").order_by(Job.id)).scalars().all()
+    assert [r.payload["n"] for r in rows] == [1, 2, 3, 4]  # the repeated key kept its first job
+    assert all(r.status == "pending" and r.attempts == 0 and r.run_after is not None for r in rows)
+    assert set(first + second) <= set(db.info["pxm_new_jobs"])  # notified after commit
