@@ -1,4 +1,4 @@
-"""Service desk settings page (/practices/resolution/settings): read-only for readers, forms for org:write, errors
+"""Service desk settings page (/practices/resolution/settings): read-only for readers, forms for desk:configure, errors
 next to their fields, CSRF, audit; and in a real browser an administrator edits a policy and sees it in the table."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_readers_see_the_settings_without_forms(client, db) -> None:  # type: ig
     assert "its reason <em>and</em> priority" in html and "the default policy (any reason, any priority)" in html
     assert "Medical advice" in html and "1 h" in html  # the seeded medical-advice policy: 60 min first response
     assert "08:00–18:00" in html  # the default calendar, read-only
-    assert "Changing them needs the <code>org:write</code> permission" in html
+    assert "Changing them needs the <code>desk:configure</code> permission" in html
     assert f'action="{PAGE}/policies"' not in html and "Add a reason" not in html
     assert f'<a href="{PAGE}" aria-current="page">Service desk settings</a>' in html
     assert '<a href="/practices/resolution" aria-current="page">' not in html  # only the settings entry is current
@@ -126,14 +126,14 @@ def test_admin_edits_policy_calendar_and_reasons(client, db) -> None:  # type: i
     assert {"sla_policy.update", "business_calendar.update", "contact_reason.create", "contact_reason.update"} <= actions
 
 
-def test_writes_need_org_write_and_csrf(client, db) -> None:  # type: ignore[no-untyped-def]
-    login(client, db, "cx_manager")
+def test_writes_need_desk_configure_and_csrf(client, db) -> None:  # type: ignore[no-untyped-def]
+    login(client, db, "agent")
     page = client.get(PAGE)
     assert page.status_code == 200 and "Add a policy" not in page.text
     token = _csrf(page.text)
     r = client.post(f"{PAGE}/reasons", data={"csrf_token": token, "code": "lab_results", "label": "Lab"},
                     headers={"Accept": "text/html"})
-    assert r.status_code == 403 and "org:write" in r.text
+    assert r.status_code == 403 and "desk:configure" in r.text
     client.cookies.clear()
     login(client, db, "admin")
     r = client.post(f"{PAGE}/reasons", data={"code": "lab_results", "label": "Lab"}, headers={"Accept": "text/html"})
@@ -143,10 +143,10 @@ def test_writes_need_org_write_and_csrf(client, db) -> None:  # type: ignore[no-
 
 @pytest.mark.browser
 def test_admin_edits_a_policy_in_the_browser(committed_db_url, key_dir) -> None:  # type: ignore[no-untyped-def]
-    """Editing needs org:write, which administrators hold (a CX manager reads the page without the forms)."""
+    """A CX manager (permission desk:configure) edits a policy on the page and sees it in the table."""
     with live_server(committed_db_url, key_dir) as (base_url, factory):
         with factory() as s:
-            create_user(s, Actor.system("tests"), username="settings1", display_name="Sam Settings", role="admin",
+            create_user(s, Actor.system("tests"), username="settings1", display_name="Sam Settings", role="cx_manager",
                         password=PASSWORD)
             s.commit()
         with launch_chromium() as browser:

@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     cases_read = "cases:read"
     cases_write = "cases:write"
     cases_assign = "cases:assign"            # supervisor reassignment
+    desk_configure = "desk:configure"        # SLA policies, business calendars, contact reasons
     live_read = "live:read"
     staffing_read = "staffing:read"
     metrics_read = "metrics:read"
@@ -55,7 +56,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.staffing_read, Permission.metrics_read, Permission.surveys_read,
             Permission.surveys_manage, Permission.responses_read, Permission.responses_write,
             Permission.complaints_read, Permission.complaints_write, Permission.studies_read,
-            Permission.studies_run, Permission.jobs_read,
+            Permission.studies_run, Permission.jobs_read, Permission.desk_configure,
         }
     ),
     Role.agent: frozenset(

@@ -1,6 +1,6 @@
 """JSON API of the service desk settings under /api/v1/desk: SLA policies, business calendars, contact reasons.
 
-Reading needs ``cases:read``; changing needs ``org:write``. The service (``settings.py``) validates and audits;
+Reading needs ``cases:read``; changing needs ``desk:configure``. The service (``settings.py``) validates and audits;
 the shapes here only check types, so one set of rules and messages serves the API and the settings page.
 Changes apply to cases opened afterwards; existing due times are not recomputed.
 """
@@ -25,7 +25,7 @@ from pxm.practices.resolution.models import BusinessCalendar, ContactReason, Sla
 
 router = APIRouter(prefix="/api/v1/desk", tags=["service desk settings"])
 SettingsRead = Depends(require(Permission.cases_read))
-SettingsWrite = Depends(require(Permission.org_write))
+SettingsWrite = Depends(require(Permission.desk_configure))
 
 
 class PolicyRead(BaseModel):

@@ -1,6 +1,6 @@
 """Service desk settings page: SLA policies, business calendars and contact reasons.
 
-``/practices/resolution/settings`` shows the three lists to anyone who reads cases; users with ``org:write``
+``/practices/resolution/settings`` shows the three lists to anyone who reads cases; users with ``desk:configure``
 also get the forms. Each form posts to its own URL; a refused change re-renders the page (422/409) with the
 problems next to their fields and the values as typed, a saved one redirects back with a message. The rules
 live in ``pxm.practices.resolution.settings``, shared with the JSON API.
@@ -30,7 +30,7 @@ from pxm.web.pages import flash, render
 PAGE = "/practices/resolution/settings"
 router = APIRouter(prefix=PAGE, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 READ = require(Permission.cases_read)
-WRITE = require(Permission.org_write)
+WRITE = require(Permission.desk_configure)
 APPLIES = "It applies to cases opened from now on; due times already set are not recomputed."
 
 
@@ -86,7 +86,7 @@ def _page(request: Request, db: Session, actor: Actor, *, edit: int | None = Non
     forms = forms or {}
     ctx: dict[str, Any] = {
         "page_title": "Service desk settings",
-        "can_write": actor.can(Permission.org_write),
+        "can_write": actor.can(Permission.desk_configure),
         "policies": policies, "editing": editing, "lookup_order": settings.LOOKUP_ORDER,
         "lookup_step": settings.lookup_step, "minutes_text": minutes_text,
         "policy_form": forms.get("policy", _policy_form(editing)),
@@ -99,7 +99,7 @@ def _page(request: Request, db: Session, actor: Actor, *, edit: int | None = Non
         "calendar_forms": {c.id: forms.get(f"calendar:{c.id}", _calendar_form(c)) for c in calendars},
         "reason_form": forms.get("reason", {"code": "", "label": ""}),
         "reason_labels": {r.code: forms.get(f"reason:{r.code}", {}).get("label", r.label) for r in reasons},
-        "timezones": sorted(settings.timezones()) if actor.can(Permission.org_write) else [],
+        "timezones": sorted(settings.timezones()) if actor.can(Permission.desk_configure) else [],
         "errors": errors or {}, "max_minutes": settings.MAX_MINUTES,
     }
     return render(request, "resolution/settings.html", ctx, status=status)
