@@ -130,9 +130,8 @@ class Layout:
             agg[np.arange(ne), np.searchsorted(self.active, ek)] = 1.0
             self.agg = agg
         # Hessian over entry pairs r <= s, in LAPACK's packed upper order (column by column)
-        r, s = np.triu_indices(ne)
-        order = np.lexsort((r, s))
-        r, s = r[order], s[order]
+        s = np.repeat(np.arange(ne), np.arange(1, ne + 1))
+        r = np.arange(len(s)) - s * (s + 1) // 2
         unpack = np.empty((ne, ne), dtype=np.intp)
         unpack[r, s] = unpack[s, r] = np.arange(len(r))
         self.unpack = unpack  # packed -> full symmetric, one gather
