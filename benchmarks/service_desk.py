@@ -14,8 +14,9 @@
    row (no auth, audit, case or routing) on the same database engine; the ratio is PXM's overhead.
    ``--workers N`` runs both servers as N uvicorn worker processes (as ``pxm serve --workers N`` does).
 2. **Routing decision** with 200 agents and 5,000 open cases: the pure engine (index build + decision), the
-   snapshot + decision as ``route_case`` does it (agents query + grouped open-case count), and the whole
-   ``route_case`` with the assignment (in a SAVEPOINT rolled back each time).
+   snapshot + decision as ``route_case`` does it (``plan_route``: the routing lock on PostgreSQL, one query for
+   the agents who have the case's reason and language with their open-case load and last routing, the
+   decision), and the whole ``route_case`` with the assignment (in a SAVEPOINT rolled back each time).
 
 Goals (issue 5): >= 300 contact creations/s with p99 < 150 ms; routing p99 < 10 ms.
 """
@@ -265,7 +266,6 @@ def bench_routing_db(url: str, key_dir: Path, rng: random.Random, iterations: in
     from sqlalchemy import insert
 
     from pxm.operations.routing import service as routing
-    from pxm.operations.routing.engine import AgentPool
     from pxm.platform.auth.actor import Actor
     from pxm.platform.db import make_engine, make_session_factory
     from pxm.platform.people.crypto import configure_keyring
@@ -304,9 +304,7 @@ def bench_routing_db(url: str, key_dir: Path, rng: random.Random, iterations: in
         s.commit()
         for case in cases:
             t0 = time.perf_counter()
-            pool = AgentPool(routing.load_agents(s))
-            pool.decide(routing.requirements_of(s, case), routing.policy_of(routing.get_routing_settings(s)),
-                        assign=False)
+            routing.plan_route(s, case)  # lock (PostgreSQL), snapshot of the agents who can take it, decision
             snap_times.append(time.perf_counter() - t0)
             s.rollback()
         for case in cases:

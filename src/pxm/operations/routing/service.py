@@ -152,7 +152,15 @@ def lock_routing(session: Session) -> None:
     session.info[_LOCKED] = session.get_transaction()
 
 
-def _agents_query(available_only: bool) -> Any:
+# An agent has a skill when its JSON list holds the code; written per dialect so that the database skips the
+# open-case count of every agent who cannot take the case anyway.
+_HAS_SKILL = {
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(staff.{column}) WHERE json_each.value = :{param})",
+    "postgresql": "CAST(staff.{column} AS jsonb) @> CAST(:{param} AS jsonb)",
+}
+
+
+def _agents_query(available_only: bool, skilled_in: str | None = None) -> Any:
     st, c, rd = Staff.__table__.c, Case.__table__.c, RoutingDecision.__table__.c
     load = (select(func.count()).select_from(Case.__table__)
             .where(c.assigned_staff_id == st.id, c.status.in_(_OPEN)).scalar_subquery())
@@ -162,20 +170,38 @@ def _agents_query(available_only: bool) -> Any:
                cast(st.reasons, Text).label("reasons"), cast(st.languages, Text).label("languages"),
                cast(st.channels, Text).label("channels"), st.team, load.label("load"),
                last.label("last_routed")).where(st.active.is_(True))
-    return q.where(st.status == AVAILABLE) if available_only else q
+    if available_only:
+        q = q.where(st.status == AVAILABLE)
+    if skilled_in is not None:
+        has = _HAS_SKILL[skilled_in]
+        q = q.where(text(has.format(column="reasons", param="skill_reason")),
+                    text(has.format(column="languages", param="skill_language")))
+    return q
 
 
 # prebuilt: the snapshot runs for every new case, and building the statement cost more than running it
-_AGENTS = {True: _agents_query(True), False: _agents_query(False)}
+_AGENTS: dict[tuple[bool, str | None], Any] = {(True, None): _agents_query(True), (False, None): _agents_query(False)}
+_AGENTS.update({(True, d): _agents_query(True, d) for d in _HAS_SKILL})
 
 
-def load_agents(session: Session, *, available_only: bool = True) -> list[AgentState]:
+def load_agents(session: Session, *, available_only: bool = True,
+                skills: tuple[str, str] | None = None) -> list[AgentState]:
     """The router's view of the agents, in one query (open-case load and last routing as correlated
-    subqueries on their indexes). Idle since = the later of becoming available and the last routing."""
+    subqueries on their indexes). Idle since = the later of becoming available and the last routing.
+
+    ``skills`` = (reason, language): only the available agents with both, which is all a decision at widening
+    step 0 looks at (a case that has not waited yet), so the database counts open cases for those only."""
     session.flush()  # pending assignments count (what autoflush would do)
+    params: dict[str, str] = {}
+    key: tuple[bool, str | None] = (available_only, None)
+    dialect = session.get_bind().dialect.name
+    if skills is not None and available_only and dialect in _HAS_SKILL:
+        key = (True, dialect)
+        wrap = json.dumps if dialect == "postgresql" else _same
+        params = {"skill_reason": wrap([skills[0]]), "skill_language": wrap([skills[1]])}
     agents = []
     for staff_id, name, status, capacity, idle, reasons, languages, channels, team, load, last_at \
-            in session.connection().execute(_AGENTS[available_only]):
+            in session.connection().execute(_AGENTS[key], params):
         if isinstance(last_at, str):  # SQLite returns max() of a datetime column as text
             last_at = dt.datetime.fromisoformat(last_at)
         if last_at is not None:
@@ -185,6 +211,10 @@ def load_agents(session: Session, *, available_only: bool = True) -> list[AgentS
         agents.append(AgentState(staff_id, name, status, capacity or 0, int(load or 0), idle, _skills(reasons),
                                  _skills(languages), _skills(channels), team))
     return agents
+
+
+def _same(codes: list[str]) -> str:
+    return codes[0]  # SQLite compares each json_each value with the bare code
 
 
 def requirements_of(session: Session, case: Case, now: dt.datetime | None = None,
@@ -217,11 +247,14 @@ def plan_route(session: Session, case: Case, *, now: dt.datetime | None = None, 
     this takes the routing lock and loads the agents; with one (the sweep) the caller did both."""
     now = now or utcnow()
     settings = knobs(session)
+    policy = policy_of(settings)
     req = requirements_of(session, case, now, language=language)
     if pool is None:
         lock_routing(session)
-        pool = AgentPool(load_agents(session))
-    decision = pool.decide(req, policy_of(settings), assign=True, now=now)
+        # a case that has not waited is decided at step 0 (reason and language): only those agents are needed
+        skills = (req.reason, req.language) if policy.max_step(req.waited_seconds) == 0 else None
+        pool = AgentPool(load_agents(session, skills=skills))
+    decision = pool.decide(req, policy, assign=True, now=now)
     team = pool.agent(decision.staff_id).team if decision.staff_id is not None else None
     return Plan(decision, req, settings, now, team)
 
