@@ -13,6 +13,8 @@
    The **peer** is a bare FastAPI endpoint under the same uvicorn that validates the same body and inserts one
    row (no auth, audit, case or routing) on the same database engine; the ratio is PXM's overhead.
    ``--workers N`` runs both servers as N uvicorn worker processes (as ``pxm serve --workers N`` does).
+   "server CPU" is the CPU time of the server processes per measured request (from /proc): load from other
+   programs on the machine inflates it far less than the wall-clock figures.
 2. **Routing decision** with 200 agents and 5,000 open cases: the pure engine (index build + decision), the
    snapshot + decision as ``route_case`` does it (``plan_route``: the routing lock on PostgreSQL, one query for
    the agents who have the case's reason and language with their open-case load and last routing, the
@@ -211,6 +213,21 @@ def _load(base: str, headers: dict[str, str], patient_ids: list[int], n: int, co
             "p99_ms": 1000 * lat[min(n - 1, int(n * 0.99))], "max_ms": 1000 * lat[-1]}
 
 
+def _server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a server process and its worker processes (Linux /proc)."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: int,
                workers: int = 1) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -219,7 +236,9 @@ def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: i
     proc, base = _start("pxm", url, key_dir, tmp / "pxm-server.log", workers)
     try:
         _load(base, {"Authorization": f"Bearer {token}"}, ids, 200, concurrency, seed=1)  # warm-up
+        cpu = _server_cpu(proc.pid)
         out["pxm"] = _load(base, {"Authorization": f"Bearer {token}"}, ids, requests, concurrency, seed=2)
+        out["pxm"]["server_cpu_ms"] = 1000 * (_server_cpu(proc.pid) - cpu) / requests
     finally:
         proc.terminate()
         proc.wait(10)
@@ -227,7 +246,9 @@ def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: i
     proc, base = _start("peer", url, key_dir, tmp / "peer-server.log", workers)
     try:
         _load(base, {}, list(range(1, 2001)), 200, concurrency, seed=1)
+        cpu = _server_cpu(proc.pid)
         out["peer"] = _load(base, {}, list(range(1, 2001)), requests, concurrency, seed=2)
+        out["peer"]["server_cpu_ms"] = 1000 * (_server_cpu(proc.pid) - cpu) / requests
     finally:
         proc.terminate()
         proc.wait(10)
@@ -360,7 +381,8 @@ def main() -> None:
                     m = h[who]
                     print(f"POST /api/v1/contacts {name:10s} {who:4s} {m['requests']} req, c={args.concurrency}, "
                           f"workers={args.workers}: "
-                          f"{m['rps']:7.1f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:6.1f} ms", flush=True)
+                          f"{m['rps']:7.1f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:6.1f} ms  "
+                          f"server CPU {m['server_cpu_ms']:5.1f} ms/req", flush=True)
                 print(f"  PXM / peer throughput: {h['ratio_rps']:.2f}", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
