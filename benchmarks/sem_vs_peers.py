@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/sem_vs_peers.py [--runs 20] [--boot 1000]
 
-Two like-for-like comparisons per model, each the median of ``--runs`` timed calls:
+Two like-for-like comparisons per model, each the median of ``--runs`` timed calls (PXM's estimate() at least
+100), the contenders called in turns so that load from other jobs on a shared machine hits them alike:
 
 (1) estimation: ``pxm.analytics.sem.estimate(model, df)`` (parse, parameter table, column read, sample
     covariance, start values, Newton to a 1e-10 gradient, identification check; returns the estimates) vs
@@ -85,14 +86,25 @@ def paper_population() -> tuple[np.ndarray, dict[str, object]]:
 
 def median_time(fn, runs: int, before=None) -> tuple[float, object]:
     """Median wall time of ``runs`` calls of fn; ``before`` runs untimed ahead of each call."""
-    times, out = [], None
-    for _ in range(runs):
-        if before is not None:
-            before()
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+    (t, out), = interleaved([(fn, runs, before)])
+    return t, out
+
+
+def interleaved(jobs) -> list[tuple[float, object]]:
+    """Median wall time per job (fn, runs, before), the calls taken in turns (A B C A B C ...), so that load from
+    other processes on a shared machine falls on every contender alike."""
+    times: list[list[float]] = [[] for _ in jobs]
+    outs: list[object] = [None] * len(jobs)
+    for r in range(max(runs for _, runs, _ in jobs)):
+        for k, (fn, runs, before) in enumerate(jobs):
+            if r >= runs:
+                continue
+            if before is not None:
+                before()
+            t = time.perf_counter()
+            outs[k] = fn()
+            times[k].append(time.perf_counter() - t)
+    return [(statistics.median(ts), out) for ts, out in zip(times, outs, strict=True)]
 
 
 def semopy_full(model: str, df: pd.DataFrame):
@@ -176,12 +188,14 @@ def main() -> None:
         pxm_runs = max(args.runs, 100)  # PXM calls are cheap: more of them for a stable median
         fit(model, df).to_dict()  # warm-up (imports, caches)
         semopy.Model(model).fit(df)
-        t_est_w, est = median_time(lambda m=model, d=df: estimate(m, d), pxm_runs)
-        t_est_c, _ = median_time(lambda m=model, d=df: estimate(m, d), pxm_runs, before=clear_cache)
-        t_sem, _ = median_time(lambda m=model, d=df: semopy.Model(m).fit(d), args.runs)
-        t_fit_w, _ = median_time(lambda m=model, d=df: fit(m, d).to_dict(), args.runs)
-        t_fit_c, _ = median_time(lambda m=model, d=df: fit(m, d).to_dict(), args.runs, before=clear_cache)
-        t_semf, _ = median_time(lambda m=model, d=df: semopy_full(m, d), args.runs)
+        (t_est_w, est), (t_est_c, _), (t_sem, _), (t_fit_w, _), (t_fit_c, _), (t_semf, _) = interleaved([
+            (lambda m=model, d=df: estimate(m, d), pxm_runs, None),
+            (lambda m=model, d=df: estimate(m, d), pxm_runs, clear_cache),
+            (lambda m=model, d=df: semopy.Model(m).fit(d), args.runs, None),
+            (lambda m=model, d=df: fit(m, d).to_dict(), args.runs, None),
+            (lambda m=model, d=df: fit(m, d).to_dict(), args.runs, clear_cache),
+            (lambda m=model, d=df: semopy_full(m, d), args.runs, None),
+        ])
         ours = fit(model, df)
         sem_est = semopy_estimates(model, df)
         print(f"{label}")
