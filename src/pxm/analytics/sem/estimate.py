@@ -73,8 +73,6 @@ def estimate(model: str, data: Any = None, *, std_lv: bool = False, cov: Any = N
 
 def estimate_ml(cm: CompiledModel, sample: data_mod.Sample) -> tuple[RAM, Array, OptResult]:
     """Counting check, start values, optimiser, and the rank check where the solution calls for it."""
-    from .api import _fallback, check_rank
-
     S = sample.cov
     ram = cm.ram_for(S, sample.mean)
     if cm.df < 0:
@@ -85,6 +83,8 @@ def estimate_ml(cm: CompiledModel, sample: data_mod.Sample) -> tuple[RAM, Array,
     # the Jacobian rank check at the start values (api.check_rank) can only fail where the information at the
     # solution is singular or the optimiser did not converge: run it only then
     if identification_in_doubt(ram, S, opt):
+        from .api import _fallback, check_rank
+
         check_rank(ram, cm.pt, theta0, S)
         if not opt.converged:
             opt = _fallback(ram, S, theta0, opt)
