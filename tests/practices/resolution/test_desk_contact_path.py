@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from pxm.operations.routing.models import RoutingDecision
@@ -12,6 +13,7 @@ from pxm.platform.audit.models import AuditEvent
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db import make_engine, make_session_factory
 from pxm.platform.db.base import utcnow
+from pxm.platform.http.errors import NotFound
 from pxm.platform.jobs.models import Job
 from pxm.platform.jobs.service import NewJob, enqueue_many
 from pxm.platform.people import service as people
@@ -76,6 +78,15 @@ def test_a_repeat_contact_joins_the_open_case_before_a_recently_resolved_one(db,
     assert service.get_case(db, done.case_id).status == "resolved"  # not reopened
     db.commit()
     assert [e.action for e in _audit(db, opened.id)] == ["case.opened", "case.contact"]
+
+
+def test_a_contact_for_an_unknown_patient_or_agent_is_refused(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    kw = dict(channel="phone", direction="inbound", reason="billing", started_at=T0)
+    with pytest.raises(NotFound, match="patient"):
+        service.log_contact(db, actor, patient_id=987654, **kw)
+    with pytest.raises(NotFound, match="staff member"):
+        service.log_contact(db, actor, patient_id=make_patient().id, agent_id=987654, **kw)
+    assert db.execute(select(CaseEvent)).first() is None  # nothing was written
 
 
 def test_an_sla_policy_counts_at_once_in_its_transaction_and_not_after_a_rollback(committed_db_url, key_dir) -> None:  # type: ignore[no-untyped-def]

@@ -9,9 +9,10 @@ else ``case.contact``) that names the contact; a transition or an assignment mad
 its own (``case.transition``, ``case.reopen``, ``case.assign``).
 
 Contact creation is the hot path of the desk (see docs/benchmarks.md), so it is written to stay near a
-dozen statements: reference data comes from ``reference.cached``, the patient is read as three columns (no
-PHI decrypted), routing decides before the case row is written (the case is inserted already assigned),
-the SLA checks are one INSERT and the case events of a contact one more.
+dozen statements: reference data comes from ``reference.cached``; the patient's facts (two columns, no PHI
+decrypted) and the case the contact joins come in one query; routing decides before the case row is written
+(the case is inserted already assigned); the SLA checks are one INSERT and the case events of a contact one
+more. The statements are built once, at import.
 
 Lifecycle: new -> assigned -> in_progress <-> waiting_on_patient -> resolved -> closed. A resolved or closed
 case is *reopened* (to in_progress, or new/assigned when nobody is handling it) by a repeat contact or an
@@ -435,14 +436,24 @@ _FIND_CASE = (
 )
 
 
-def _find_case_for(session: Session, patient_id: int, reason: str, started_at: dt.datetime,
-                   window_days: int) -> Case | None:
-    """The patient's open case for this reason, else one resolved/closed within the window (to reopen)."""
+def _find_params(patient_id: int, reason: str, started_at: dt.datetime, window_days: int) -> dict[str, Any]:
+    return {"patient_id": patient_id, "reason": reason, "until": started_at,
+            "since": started_at - dt.timedelta(days=window_days)}
+
+
+# a contact without a case id: the patient's facts and the id of the case it joins, in one round trip
+_PATIENT_AND_CASE = (select(_P.home_facility_id, _P.preferred_language, _FIND_CASE.scalar_subquery())
+                     .where(_P.id == bindparam("patient_id")))
+
+
+def _patient_and_case(session: Session, patient_id: int, reason: str, started_at: dt.datetime,
+                      window_days: int) -> tuple[_PatientFacts, Case | None]:
     session.flush()
-    found = session.connection().execute(_FIND_CASE, {
-        "patient_id": patient_id, "reason": reason, "until": started_at,
-        "since": started_at - dt.timedelta(days=window_days)}).scalar()
-    return None if found is None else session.get(Case, found)
+    row = session.connection().execute(_PATIENT_AND_CASE,
+                                       _find_params(patient_id, reason, started_at, window_days)).first()
+    if row is None:
+        raise NotFound("patient", patient_id)
+    return _PatientFacts(patient_id, row[0], row[1] or "en"), None if row[2] is None else session.get(Case, row[2])
 
 
 def log_contact(
@@ -485,7 +496,10 @@ def log_contact(
         raise BadRequest("answered_at must not be before queued_at")
     if abandoned and (answered_at is not None or resolved):
         raise BadRequest("an abandoned contact cannot be answered or resolve its case")
-    patient = _patient(session, patient_id)
+    if case_id is None:
+        patient, found = _patient_and_case(session, patient_id, reason, started_at, window_days)
+    else:
+        patient, found = _patient(session, patient_id), None
     if agent_id is not None and session.execute(select(Staff.id).where(Staff.id == agent_id)).first() is None:
         raise NotFound("staff member", agent_id)
     if external_id is not None:
@@ -498,7 +512,6 @@ def log_contact(
         if case.patient_id != patient_id:
             raise BadRequest(f"case {case_id} belongs to another patient; omit case_id or pick this patient's case")
     else:
-        found = _find_case_for(session, patient_id, reason, started_at, window_days)
         if found is None:
             opened = _open(session, actor, patient, reason=reason, channel=channel,
                            opened_at=min(started_at, queued_at or started_at), route=route, reason_checked=True)
