@@ -329,42 +329,57 @@ class StartPlan:
         self.load_k, self.load_f, self.load_j = _ints(load_k), _ints(load_f), _ints(load_j)
         self.res_k, self.res_i = _ints(res_k), _ints(res_i)
         self.lv_k, self.lv_f = _ints(lv_k), _ints(lv_f)
+        # flat gather indices for the per-sample work
+        nf, kmax = block.shape
+        self.padded = bool((block == p).any())
+        width = p + 1 if self.padded else p
+        self.sub_at = block[:, :, None] * width + block[:, None, :]
+        self.marker_at = np.arange(nf, dtype=np.intp) * kmax + np.maximum(self.marker, 0)
+        self.has_marker = (self.marker >= 0) & self.has
+        self.load_at = self.load_f * kmax + self.load_j
+        self.lam_at = self.lam_f * kmax + self.lam_j
 
     def __call__(self, S: Array) -> Array:
         theta = self.base.copy()
         p = self.p
-        nf = len(self.block)
+        nf, kmax = self.block.shape
         lv_var = np.full(nf, 0.05)
-        vec = np.zeros(self.block.shape)
+        vec = np.zeros(nf * kmax)
         if nf:
-            Sx = np.zeros((p + 1, p + 1))
-            Sx[:p, :p] = S
-            b = self.block
-            sub = Sx[b[:, :, None], b[:, None, :]]
+            if self.padded:
+                Sx = np.zeros((p + 1, p + 1))
+                Sx[:p, :p] = S
+                sub = Sx.take(self.sub_at)
+            else:
+                sub = S.take(self.sub_at)
             w, v = np.linalg.eigh(sub)
-            vec = v[:, :, -1] * np.sqrt(np.maximum(w[:, -1], 1e-8))[:, None]
+            vec2 = v[:, :, -1] * np.sqrt(np.maximum(w[:, -1], 1e-8))[:, None]
             for k in self.small:
                 m = self.members[k]
                 blk = S[np.ix_(m, m)]
-                vec[k, :] = 0.0
-                vec[k, : len(m)] = np.sqrt(np.clip(np.diag(blk), 1e-8, None)) * 0.7
+                vec2[k, :] = 0.0
+                vec2[k, : len(m)] = np.sqrt(np.clip(np.diag(blk), 1e-8, None)) * 0.7
                 if len(m) == 2 and blk[0, 1] < 0:
-                    vec[k, 1] = -vec[k, 1]
-            rows = np.arange(nf)
-            mk = self.marker
-            at_marker = vec[rows, np.maximum(mk, 0)]
-            use_marker = (mk >= 0) & (np.abs(at_marker) > 1e-8)
-            fallback = np.where(self.unit | (mk < 0), 1.0, vec[:, 0])
-            fallback = np.where(vec.sum(axis=1) < 0, -np.abs(fallback), fallback)
-            scale = np.where(use_marker, at_marker / np.where(use_marker, self.marker_value, 1.0), fallback)
-            scale = np.where(self.has, scale, 1.0)
-            lv_var = np.where(self.has, scale**2, 0.05)
-            vec = vec / scale[:, None]
-        theta[self.load_k] = vec[self.load_f, self.load_j]
-        theta[self.lv_k] = lv_var[self.lv_f]
+                    vec2[k, 1] = -vec2[k, 1]
+            at_marker = vec2.take(self.marker_at)
+            use_marker = self.has_marker & (np.abs(at_marker) > 1e-8)
+            if use_marker.all():  # the usual case: every factor has a usable marker indicator
+                scale = at_marker / self.marker_value
+                lv_var = scale * scale
+            else:
+                mk = self.marker
+                fallback = np.where(self.unit | (mk < 0), 1.0, vec2[:, 0])
+                fallback = np.where(vec2.sum(axis=1) < 0, -np.abs(fallback), fallback)
+                scale = np.where(use_marker, at_marker / np.where(use_marker, self.marker_value, 1.0), fallback)
+                scale = np.where(self.has, scale, 1.0)
+                lv_var = np.where(self.has, scale**2, 0.05)
+            vec = (vec2 / scale[:, None]).ravel()
+        theta[self.load_k] = vec.take(self.load_at)
+        theta[self.lv_k] = lv_var.take(self.lv_f)
         if len(self.res_k):
-            expl = np.bincount(self.lam_i, vec[self.lam_f, self.lam_j] ** 2 * lv_var[self.lam_f], minlength=p)
-            si = np.diag(S)[self.res_i]
-            e = expl[self.res_i]
+            lam = vec.take(self.lam_at)
+            expl = np.bincount(self.lam_i, lam * lam * lv_var.take(self.lam_f), minlength=p)
+            si = S.diagonal().take(self.res_i)
+            e = expl.take(self.res_i)
             theta[self.res_k] = np.where(e > 0, np.clip(si - e, 0.1 * si, 0.9 * si), 0.5 * si)
         return theta
