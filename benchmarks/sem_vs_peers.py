@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/sem_vs_peers.py [--runs 20] [--boot 1000]
 
 Two like-for-like comparisons per model, each the median of ``--runs`` timed calls (PXM's estimate() at least
-100), the contenders called in turns so that load from other jobs on a shared machine hits them alike:
+100), the contenders timed in alternating blocks so that load from other jobs on a shared machine hits them
+alike:
 
 (1) estimation: ``pxm.analytics.sem.estimate(model, df)`` (parse, parameter table, column read, sample
     covariance, start values, Newton to a 1e-10 gradient, identification check; returns the estimates) vs
@@ -90,20 +91,20 @@ def median_time(fn, runs: int, before=None) -> tuple[float, object]:
     return t, out
 
 
-def interleaved(jobs) -> list[tuple[float, object]]:
-    """Median wall time per job (fn, runs, before), the calls taken in turns (A B C A B C ...), so that load from
-    other processes on a shared machine falls on every contender alike."""
+def interleaved(jobs, rounds: int = 10) -> list[tuple[float, object]]:
+    """Median wall time per job (fn, runs, before). The runs are split into ``rounds`` blocks taken in turns
+    (A A A B C C ... A A A B C C ...): load from other processes on a shared machine falls on every contender
+    alike, while calls within a block run back to back as in a loop of refits."""
     times: list[list[float]] = [[] for _ in jobs]
     outs: list[object] = [None] * len(jobs)
-    for r in range(max(runs for _, runs, _ in jobs)):
+    for r in range(rounds):
         for k, (fn, runs, before) in enumerate(jobs):
-            if r >= runs:
-                continue
-            if before is not None:
-                before()
-            t = time.perf_counter()
-            outs[k] = fn()
-            times[k].append(time.perf_counter() - t)
+            for _ in range(runs * (r + 1) // rounds - runs * r // rounds):
+                if before is not None:
+                    before()
+                t = time.perf_counter()
+                outs[k] = fn()
+                times[k].append(time.perf_counter() - t)
     return [(statistics.median(ts), out) for ts, out in zip(times, outs, strict=True)]
 
 
