@@ -114,6 +114,23 @@ def test_savepoints_keep_or_discard_exactly_their_own_events(db):
     assert verify_chain(db).intact
 
 
+def test_committing_with_a_savepoint_still_open_keeps_its_events(session_factory, db):
+    base = _last_seq(db)
+    with session_factory() as s:
+        s.commit()
+        record(s, ACTOR, "buf.commit", "thing", 1)
+        s.begin_nested()
+        record(s, ACTOR, "buf.commit_in_savepoint", "thing", 2)
+        s.commit()  # releases the savepoint, then commits the transaction
+        with s.begin():  # ending the outer block commits a savepoint left open inside it
+            record(s, ACTOR, "buf.block", "thing", 3)
+            s.begin_nested()
+            record(s, ACTOR, "buf.block_in_savepoint", "thing", 4)
+    assert _actions_after(db, base) == ["buf.commit", "buf.commit_in_savepoint", "buf.block",
+                                        "buf.block_in_savepoint"]
+    assert verify_chain(db).intact
+
+
 def test_uncommitted_events_do_not_hold_up_another_writer(committed_db_url):
     engine = make_engine(committed_db_url)
     sf = make_session_factory(engine)

@@ -184,9 +184,11 @@ def _write_before_reading(conn: Connection, _cursor: Any, statement: str, _param
 
 @event.listens_for(Session, "before_commit")
 def _write_at_commit(session: Session) -> None:
+    # Also when a savepoint is released: this hook cannot tell that from a commit of the whole transaction
+    # with a savepoint still open, which must not lose the events. Taking the head early there is only slower.
     buf = _buffer(session)
-    if buf is None or not buf.unwritten or session.get_nested_transaction() is not None:
-        return  # nothing buffered, or only a savepoint is being released
+    if buf is None or not buf.unwritten:
+        return
     session.flush()  # the ORM's changes first, so the head is locked for as short a time as possible
     write_pending(session)
 
