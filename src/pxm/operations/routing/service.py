@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, cast, func, insert, select, text
+from sqlalchemy import Text, bindparam, cast, func, insert, select, text
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution import reference
 from pxm.practices.resolution.models import OPEN_STATUSES, Case
+from pxm.practices.resolution.service import insert_row
 
 log = logging.getLogger("pxm.routing")
 
@@ -217,12 +218,15 @@ def _same(codes: list[str]) -> str:
     return codes[0]  # SQLite compares each json_each value with the bare code
 
 
+_PATIENT_LANGUAGE = (select(Patient.__table__.c.preferred_language)
+                     .where(Patient.__table__.c.id == bindparam("patient_id")))
+
+
 def requirements_of(session: Session, case: Case, now: dt.datetime | None = None,
                     language: str | None = None) -> Requirements:
     now = now or utcnow()
-    if language is None:  # the patient is usually in the session already (the desk just loaded it)
-        patient = session.get(Patient, case.patient_id)
-        language = (patient.preferred_language if patient is not None else None) or "en"
+    if language is None:  # one column: loading the patient would decrypt its PHI for nothing
+        language = session.connection().execute(_PATIENT_LANGUAGE, {"patient_id": case.patient_id}).scalar() or "en"
     opened = case.opened_at or now
     return Requirements(reason=case.reason, language=language, channel=case.channel,
                         priority=priority_rank(case.priority),
@@ -297,10 +301,8 @@ def _insert_decision(session: Session, actor: Actor, case: Case, decision: Decis
 
 def _store(session: Session, actor: Actor, case: Case, decision: Decision, req: Requirements, kind: str,
            previous_staff_id: int | None = None) -> RoutingDecision:
-    row = RoutingDecision(**_decision_values(actor, case, decision, req, kind, previous_staff_id))
-    session.add(row)
-    session.flush()
-    return row
+    return insert_row(session, RoutingDecision(**_decision_values(actor, case, decision, req, kind,
+                                                                    previous_staff_id)))
 
 
 def _assign(session: Session, actor: Actor, case: Case, staff_id: int, reason_text: str) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
-from pxm.platform.db.base import utcnow
+from pxm.platform.db.base import Base, utcnow
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -165,13 +165,24 @@ def _write_events(session: Session, case: Case, rows: list[dict[str, Any]]) -> N
         session.connection().execute(_INSERT_EVENTS, [{**r, "case_id": case.id} for r in rows])
 
 
+def _record(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.datetime | None = None,
+            from_status: str | None = None, to_status: str | None = None, note: str | None = None,
+            details: dict[str, Any] | None = None) -> None:
+    """``_event`` without the ORM object: the case's pending changes are flushed, the event is one INSERT."""
+    _write_events(session, case, [_event_row(actor, kind, at=at, from_status=from_status, to_status=to_status,
+                                             note=note, details=details)])
+    audit.record(session, actor, f"case.{kind}", "case", case.id, patient_id=case.patient_id,
+                 details=_audit_details(from_status, to_status, details))
+
+
 _INSERT_RETURNING_ID: dict[str, Any] = {}
-RowT = TypeVar("RowT", Case, Contact)
+RowT = TypeVar("RowT", bound=Base)
 
 
-def _insert_row(session: Session, obj: RowT) -> RowT:
-    """Write a new case or contact with one plain ``INSERT ... RETURNING id`` and attach it to the session as
-    persistent, as a flush would, without the unit of work (the contact hot path writes both this way).
+def insert_row(session: Session, obj: RowT) -> RowT:
+    """Write a new row object (integer ``id`` key) with one plain ``INSERT ... RETURNING id`` and attach it to the
+    session as persistent, as a flush would, without the unit of work (the contact path writes its case and
+    contact this way, routing its decision rows).
 
     Columns not set on ``obj`` take their defaults in the row and are expired on ``obj`` (read again if used);
     later changes to ``obj`` are flushed as usual."""
@@ -181,7 +192,7 @@ def _insert_row(session: Session, obj: RowT) -> RowT:
         stmt = _INSERT_RETURNING_ID.setdefault(table.name, insert(table).returning(table.c.id))
     values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
     session.flush()
-    obj.id = session.connection().execute(stmt, values).scalar_one()
+    obj.id = session.connection().execute(stmt, values).scalar_one()  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
@@ -284,7 +295,7 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
     elif plan is not None:
         facts["routing"] = "queued"
     facts["to"] = case.status
-    _insert_row(session, case)
+    insert_row(session, case)
     if schedule_sla:
         sla.schedule_checks(session, case)
     decision_id = None
@@ -335,9 +346,8 @@ def transition(
         if case.resolution_code is None and resolution_code is not None:
             case.resolution_code = resolution_code
     details: dict[str, Any] = {"resolution_code": resolution_code} if resolution_code else {}
-    _event(session, actor, case, "reopen" if reopening else "transition", at=when, from_status=current,
-           to_status=to_status, note=note, details=details)
-    session.flush()
+    _record(session, actor, case, "reopen" if reopening else "transition", at=when, from_status=current,
+            to_status=to_status, note=note, details=details)
     if to_status == CaseStatus.resolved:
         _invite_for_resolved(session, actor, case, when)
     return case
@@ -366,21 +376,27 @@ def _invite_for_resolved(session: Session, actor: Actor, case: Case, when: dt.da
 def assign(session: Session, actor: Actor, case_id: int, staff_id: int, *, reason_text: str) -> Case:
     """Record that ``staff_id`` now owns the case (routing decides who; this writes it down)."""
     case = get_case(session, case_id)
-    staff = get_or_404(session, Staff, staff_id, "staff member")
+    session.flush()
+    staff = session.connection().execute(_STAFF_FACTS, {"staff_id": staff_id}).first()
+    if staff is None:
+        raise NotFound("staff member", staff_id)
     if not staff.active:
         raise Conflict(f"staff member {staff.username} is inactive; choose an active agent")
     if case.status in DONE_STATUSES:
         raise Conflict(f"case {case.id} is {case.status}; reopen it before assigning")
     previous = case.status
-    case.assigned_staff_id = staff.id
+    case.assigned_staff_id = staff_id
     if case.team is None:
         case.team = staff.team
     if case.status in (CaseStatus.new, CaseStatus.assigned, CaseStatus.in_progress):
         case.status = CaseStatus.assigned.value
-    _event(session, actor, case, "assign", from_status=previous, to_status=case.status, note=reason_text,
-           details={"staff_id": staff.id})
-    session.flush()
+    _record(session, actor, case, "assign", from_status=previous, to_status=case.status, note=reason_text,
+            details={"staff_id": staff_id})
     return case
+
+
+_S = Staff.__table__.c
+_STAFF_FACTS = select(_S.username, _S.active, _S.team).where(_S.id == bindparam("staff_id"))
 
 
 def add_note(session: Session, actor: Actor, case_id: int, text: str) -> CaseEvent:
@@ -523,7 +539,7 @@ def log_contact(
         to = CaseStatus.in_progress if agent_id is not None else (
             CaseStatus.assigned if case.assigned_staff_id else CaseStatus.new)
         transition(session, actor, case.id, to.value, note="reopened by a repeat contact", at=started_at)
-    contact = _insert_row(session, Contact(
+    contact = insert_row(session, Contact(
         patient_id=patient_id, case_id=case.id, channel=channel, direction=direction, reason=reason,
         agent_id=agent_id, started_at=started_at, ended_at=ended_at, queued_at=queued_at, answered_at=answered_at,
         abandoned=abandoned, resolved=resolved, outcome=outcome, external_id=external_id, created_at=utcnow()))
