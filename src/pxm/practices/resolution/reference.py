@@ -1,23 +1,24 @@
 """Reference data read on every contact, kept by each server process for a few seconds.
 
-Contact reasons, SLA policies and business calendars change rarely and only by an operator (SQL or a
-migration); routing settings change through their API. Reading them on every contact cost four or five
-statements and a few dozen ORM objects, so ``cached`` keeps one copy per database and name for ``TTL``
+Contact reasons, SLA policies and business calendars change rarely, by a manager (the settings page), SQL or a
+migration; routing settings change through their API. Reading them on every contact cost four or five
+statements and a few dozen ORM objects, so ``cached`` keeps one copy per engine and name for ``TTL``
 seconds. The copies are plain frozen values (never ORM rows), safe to share between threads.
 
 When a change is seen:
 
 * a change made in this process through the ORM (insert, update or delete of a row of a registered model,
-  e.g. ``update_routing_settings``) drops the copies of that database at once, and marks the connection:
+  e.g. ``update_routing_settings``) drops the copies of that engine at once, and marks the connection:
   until that connection's transaction ends, reads on it bypass the copies (the change is not committed yet,
   or may still roll back), and the copies are dropped again when the transaction ends, however it ends;
-* another server process, or a change made in SQL, is seen within ``TTL`` seconds.
+* another server process (or engine), or a change made in SQL, is seen within ``TTL`` seconds.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,7 +29,9 @@ TTL = 10.0  # seconds
 T = TypeVar("T")
 
 _WRITTEN = "pxm_reference_written"
-_copies: dict[tuple[Any, str], tuple[float, Any]] = {}
+# per engine (not per URL: a test suite re-creates the same database under another engine, and a dropped
+# engine takes its copies with it), then per name: (monotonic time read, value)
+_copies: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 _watched: set[type] = set()
 
@@ -38,25 +41,24 @@ def cached(session: Session, name: str, load: Callable[[Session], T], ttl: float
     conn = session.connection()
     if conn.info.get(_WRITTEN):
         return load(session)
-    key = (conn.engine.url, name)
     now = time.monotonic()
-    hit = _copies.get(key)
+    mine = _copies.get(conn.engine)
+    hit = mine.get(name) if mine is not None else None
     if hit is not None and now - hit[0] < ttl:
         return hit[1]  # type: ignore[no-any-return]
     value = load(session)
     with _lock:
-        _copies[key] = (now, value)
+        _copies.setdefault(conn.engine, {})[name] = (now, value)
     return value
 
 
 def invalidate(engine: Engine | None = None) -> None:
-    """Drop the copies of one database (all databases without ``engine``)."""
+    """Drop the copies of one engine (all engines without ``engine``)."""
     with _lock:
         if engine is None:
             _copies.clear()
         else:
-            for key in [k for k in _copies if k[0] == engine.url]:
-                del _copies[key]
+            _copies.pop(engine, None)
 
 
 def watch(*models: type) -> None:
