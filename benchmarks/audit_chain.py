@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from pxm.platform.audit import record, verify_chain
 from pxm.platform.auth.actor import Actor
@@ -26,7 +26,7 @@ from pxm.platform.db import make_engine, make_session_factory
 from pxm.platform.db.migrate import upgrade
 
 
-def _fresh(url: str):  # type: ignore[no-untyped-def]
+def _fresh(url: str) -> Engine:
     engine = make_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as c:
