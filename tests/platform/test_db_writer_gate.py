@@ -109,6 +109,18 @@ def test_a_write_transaction_holds_the_lock_file_other_processes_queue_on(tmp_pa
     engine.dispose()
 
 
+def test_writes_still_work_when_the_lock_file_cannot_be_opened(tmp_path, caplog):
+    (tmp_path / "q.db.writer-lock").symlink_to(tmp_path / "missing-dir" / "lock")
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalars().all() == [1]
+    assert "cannot open the sqlite writer lock file" in caplog.text
+    engine.dispose()
+
+
 _WRITER = """
 import sys
 from sqlalchemy import text

@@ -82,13 +82,22 @@ class ProcessLock:
 
     def _file(self) -> int:
         if self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
+            try:
+                # flock needs no write access, so processes of other users can share a read-only lock file
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+            except OSError as exc:
+                self._fd = -1
+                log.warning("cannot open the sqlite writer lock file; other processes' writers are not queued",
+                            extra={"path": str(self.path), "error": type(exc).__name__})
+                return -1
             self._closer = weakref.finalize(self, os.close, self._fd)
         return self._fd
 
     def acquire(self) -> None:
         fd = self._file()
+        if fd < 0:
+            return  # SQLite's busy timeout still keeps writers apart, only less fairly
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
@@ -102,7 +111,7 @@ class ProcessLock:
                         extra={"waited_seconds": round(waited, 1)})
 
     def release(self) -> None:
-        if self._pid == os.getpid():
+        if self._pid == os.getpid() and self._fd >= 0:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
