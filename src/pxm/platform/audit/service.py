@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, event, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from pxm.platform.audit.models import GENESIS_HASH, AuditEvent, AuditHead
@@ -45,6 +45,12 @@ _HEAD_KEY = "pxm_audit_head"  # (last_seq, last_hash) while this transaction hol
 _BUFFER_KEY = "pxm_audit_buffer"
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 _HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+# Built once: constructing a statement costs more than running it on SQLite.
+_LOCK_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq)
+              .returning(_HEAD.c.last_seq, _HEAD.c.last_hash))
+_SET_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=bindparam("new_seq"),
+                                                        last_hash=bindparam("new_hash"))
+_INSERT_EVENTS = insert(_EVENTS)
 
 
 @dataclass
@@ -128,10 +134,7 @@ def write_pending(session: Session) -> None:
         where = _innermost(session)
         head = session.info.get(_HEAD_KEY)
         if head is None:
-            row = conn.execute(
-                update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq)
-                .returning(_HEAD.c.last_seq, _HEAD.c.last_hash)
-            ).first()
+            row = conn.execute(_LOCK_HEAD).first()
             if row is None:
                 raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
             head = (int(row[0]), str(row[1]))
@@ -151,8 +154,8 @@ def write_pending(session: Session) -> None:
                 "prev_hash": ev.prev_hash, "hash": ev.hash,
             })
             entry.written_in = where
-        conn.execute(insert(_EVENTS), rows)
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=seq, last_hash=prev_hash))
+        conn.execute(_INSERT_EVENTS, rows)
+        conn.execute(_SET_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         session.info[_HEAD_KEY] = (seq, prev_hash)
         buf.unwritten = 0
     finally:
