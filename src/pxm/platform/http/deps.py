@@ -11,7 +11,7 @@ from pxm.platform.config import Settings
 from pxm.platform.jobs.service import notify_committed
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -18,7 +18,7 @@ from pxm.platform.http.errors import APIError
 from pxm.platform.http.models import IdempotencyRecord
 
 
-def idempotency_key(
+async def idempotency_key(
     idempotency_key: str | None = Header(
         None, alias="Idempotency-Key", max_length=200,
         description="Retry-safe key: a replay returns the first response",
