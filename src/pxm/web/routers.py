@@ -9,6 +9,12 @@ def include_all(app: FastAPI) -> None:
     from pxm.web import health, pages
 
     pages.install(app)  # /static and the HTML error page
+    # Routes are matched in the order they are included, and every router tried costs CPU on each request:
+    # the machine-to-machine traffic (contacts from the telephony/CTI integration, at contact-center volume)
+    # is matched first; pages are human-paced.
+    from pxm.practices.resolution import routes as resolution_routes
+
+    app.include_router(resolution_routes.router)
     app.include_router(health.router)
     from pxm.platform.audit import routes as audit_routes
 
@@ -40,10 +46,8 @@ def include_all(app: FastAPI) -> None:
 
     app.include_router(routing_routes.router)
     app.include_router(routing_pages.router)
-    from pxm.practices.resolution import routes as resolution_routes
     from pxm.practices.resolution import settings_routes as desk_settings_routes
 
-    app.include_router(resolution_routes.router)
     app.include_router(desk_settings_routes.router)
     from pxm.web.pages import desk_settings as desk_settings_pages
     from pxm.web.pages import resolution as resolution_pages
