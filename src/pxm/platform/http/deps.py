@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from pxm.platform.config import Settings
 from pxm.platform.jobs.service import notify_committed
@@ -16,15 +17,26 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the handler returns, rolled back when it raises."""
+def _finish(session: Session, ok: bool) -> None:
+    try:
+        if ok:
+            session.commit()
+            notify_committed(session)
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request: committed when the handler returns, rolled back when it raises.
+
+    Opening a session does no I/O, so it happens on the event loop; the commit (or rollback) and close run in
+    one thread-pool call (a sync generator would cost a thread hop on the way in as well)."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
-        session.commit()
-        notify_committed(session)
     except BaseException:
-        session.rollback()
+        await run_in_threadpool(_finish, session, False)
         raise
-    finally:
-        session.close()
+    await run_in_threadpool(_finish, session, True)
