@@ -24,8 +24,8 @@ from .information import (
 )
 from .matrices import RAM, Array
 from .modindices import modification_indices, modification_indices_fiml
-from .objective import MLProblem, ml_objective, ml_value
-from .optimize import OptResult, fit_ml, identification_in_doubt, numeric_hessian
+from .objective import ml_objective, ml_value
+from .optimize import OptResult, fit_ml, identification_in_doubt, numeric_hessian, solution_point
 from .partable import ParTable
 from .reliability import reliability
 from .results import SEMResult
@@ -185,8 +185,7 @@ def _ml_inference(pt: ParTable, ram: RAM, opt: OptResult, sample: data_mod.Sampl
                   warnings: list[str]) -> tuple[Array, dict[str, float]]:
     N, S = sample.n_obs, sample.cov
     mom = moments(ram, opt.theta)
-    prob = MLProblem(ram, S)
-    point = opt.last if opt.last is not None and opt.last.theta is opt.theta else prob.point(opt.theta)
+    prob, point = solution_point(ram, S, opt)
     if point is None:
         raise np.linalg.LinAlgError("the implied covariance matrix is not positive definite")
     A = prob.expected_information(point)

@@ -36,6 +36,7 @@ class CompiledModel:
     row_at: Array  # (rows, 2) matrix position of each row
     row_keys: tuple[tuple[str, str, str], ...]  # (lhs, op, rhs) of each row
     row_free: Array  # free-parameter number of each row (0: fixed)
+    row_fixed: Array  # value of each fixed row in the compiled matrices
 
     @property
     def df(self) -> int:
@@ -58,6 +59,8 @@ class CompiledModel:
 
     def row_values(self, ram: RAM, theta: Array) -> Array:
         """Value of every parameter-table row at theta (fixed rows from the matrices)."""
+        if ram is self.ram:  # no per-sample fixed.x values: fixed rows are known
+            return np.where(self.row_free > 0, theta.take(np.maximum(self.row_free - 1, 0)), self.row_fixed)
         A, S, m = ram.fill(theta)
         i, j = self.row_at[:, 0], self.row_at[:, 1]
         return np.where(self.row_kind == 0, A[i, j], np.where(self.row_kind == 1, S[i, j], m[i]))
@@ -88,11 +91,14 @@ def _compile(model: str, std_lv: bool, meanstructure: bool, fixed_x: bool) -> Co
     at = np.array([(i, j) for _, i, j in pos], dtype=np.intp).reshape(-1, 2)
     start = StartPlan(pt, ram, std_lv)
     free = np.array([r.free for r in pt.rows], dtype=np.intp)
-    for value in (kind, at, free, *vars(start).values()):
+    i, j = at[:, 0], at[:, 1]
+    fixed = np.where(kind == 0, ram.A0[i, j], np.where(kind == 1, ram.S0[i, j], ram.m0[i]))
+    for value in (kind, at, free, fixed, *vars(start).values()):
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
     return CompiledModel(pt, ram, start, n_stats(pt, meanstructure), np.array(exo_s, dtype=np.intp).reshape(-1, 2),
-                         np.array(exo_m, dtype=np.intp), kind, at, tuple((r.lhs, r.op, r.rhs) for r in pt.rows), free)
+                         np.array(exo_m, dtype=np.intp), kind, at, tuple((r.lhs, r.op, r.rhs) for r in pt.rows), free,
+                         fixed)
 
 
 def clear_cache() -> None:

@@ -50,6 +50,13 @@ class RAM:
         return Layout(self)
 
     @cached_property
+    def stacked(self) -> Array:
+        """A0 and S0 as one (2, n, n) array (read-only; the optimiser copies it and puts theta in)."""
+        out = np.stack([self.A0, self.S0])
+        out.flags.writeable = False
+        return out
+
+    @cached_property
     def depth(self) -> int:
         """Nilpotency order of A's pattern (free or fixed non-zero paths): (I - A)^-1 = I + A + ... + A^(d-1);
         0 when the paths form a cycle (non-recursive model)."""

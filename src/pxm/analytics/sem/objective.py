@@ -111,7 +111,7 @@ class MLProblem:
                 raise np.linalg.LinAlgError("the sample covariance matrix is not positive definite")
             logdet_S = 2.0 * float(np.log(L.diagonal()).sum())
         self.logdet_S = logdet_S
-        self.base = np.stack([ram.A0, ram.S0])
+        self.base = ram.stacked
 
     def point(self, theta: Array) -> Point | None:
         """F_ML at theta, or None when the implied covariance is not positive definite."""

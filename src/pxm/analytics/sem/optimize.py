@@ -22,6 +22,7 @@ class OptResult:
     converged: bool
     message: str
     last: Point | None = field(default=None, repr=False, compare=False)  # the evaluation at theta, when kept
+    problem: MLProblem | None = field(default=None, repr=False, compare=False)  # the problem ``last`` belongs to
 
 
 def numeric_hessian(grad: Callable[[Array], Array], theta: Array, rel: float = 1e-5) -> Array:
@@ -103,7 +104,7 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
     for it in range(1, maxiter + 1):
         gmax = float(np.abs(g).max()) if q else 0.0
         if gmax < tol:
-            return OptResult(pt.theta, pt.f, g, it - 1, True, "converged", pt)
+            return OptResult(pt.theta, pt.f, g, it - 1, True, "converged", pt, prob)
         if factor is not None and gmax < 1e-6:
             nxt = _line_search(prob, pt, g, _chord_step(prob, factor, g), gmax)
             factor = None
@@ -134,14 +135,22 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
     return OptResult(pt.theta, pt.f, g, maxiter, gmax < 1e-6, "iteration limit reached")
 
 
+def solution_point(ram: RAM, S: Array, opt: OptResult) -> tuple[MLProblem, Point | None]:
+    """F_ML's problem and evaluation at the solution: the optimiser's own when it kept them."""
+    prob = opt.problem
+    if prob is not None and prob.ram is ram and prob.S is S and opt.last is not None and opt.last.theta is opt.theta:
+        return prob, opt.last
+    prob = MLProblem(ram, S)
+    return prob, prob.point(opt.theta)
+
+
 def identification_in_doubt(ram: RAM, S: Array, opt: OptResult, rcond: float = 1e-10) -> bool:
     """True when the optimiser did not converge or the expected information at the solution is singular or
     nearly so (reciprocal condition number below ``rcond``): only then can the model be rank deficient."""
     if not opt.converged:
         return True
     try:
-        prob = MLProblem(ram, S)
-        pt = opt.last if opt.last is not None and opt.last.theta is opt.theta else prob.point(opt.theta)
+        prob, pt = solution_point(ram, S, opt)
         return pt is None or prob.information_rcond(pt) < rcond
     except (np.linalg.LinAlgError, ValueError):
         return True
