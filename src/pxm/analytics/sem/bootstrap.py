@@ -16,12 +16,12 @@ from scipy import stats
 
 from .data import Sample
 from .errors import SEMError
-from .fiml import _objective, bfgs, observed_information, resampler
+from .fiml import _objective, observed_information, resampler
 from .implied import moments
 from .information import safe_inverse
 from .matrices import RAM, Array, build_ram
 from .objective import expected_hessian
-from .optimize import fit_ml_bfgs, numeric_hessian
+from .optimize import bfgs, fit_ml_bfgs, numeric_hessian
 from .partable import ParTable
 from .standardized import Standardizer, defined_function
 

@@ -36,7 +36,7 @@ from .fit_measures import ml_fit_measures
 from .implied import jacobian, moments
 from .information import observed_vcov
 from .matrices import RAM, Array
-from .optimize import OptResult, fit_ml, numeric_hessian
+from .optimize import OptResult, bfgs, fit_ml, numeric_hessian
 from .partable import ParTable
 
 __all__ = ["Patterns", "Resampler", "delta", "em_saturated", "evaluate", "fit_fiml", "h1_information", "loglik",
@@ -86,44 +86,6 @@ def observed_information(ram: RAM, theta: Array, pats: Patterns, h: float = 1e-6
         Jn, Jmn = jacobian(ram, moments(ram, theta - e))
         second[:, b] = (np.einsum("kij,ij->k", Jp - Jn, G) + (Jmp - Jmn) @ gmu) / (2 * step)
     return H + 0.5 * (second + second.T)
-
-
-def bfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, H0inv: Array, *, tol: float = 1e-7,
-         maxiter: int = 200) -> OptResult:
-    """BFGS from a nearby solution with its inverse Hessian (warm start for resamples); Armijo backtracking."""
-    x = x0.astype(float).copy()
-    f, g = fun(x)
-    if not np.isfinite(f):
-        return OptResult(x, f, g, 0, False, "non-positive-definite implied covariance at the start")
-    Hk = H0inv.copy()
-    for it in range(1, maxiter + 1):
-        gmax = float(np.max(np.abs(g))) if g.size else 0.0
-        if gmax < tol:
-            return OptResult(x, f, g, it - 1, True, "converged")
-        d = -Hk @ g
-        slope = float(g @ d)
-        if slope >= 0:
-            Hk = H0inv.copy()
-            d = -Hk @ g
-            slope = float(g @ d)
-        t = 1.0
-        for _ in range(30):
-            xn = x + t * d
-            fn, gn = fun(xn)
-            if np.isfinite(fn) and (fn <= f + 1e-4 * t * slope
-                                    or (gmax < 1e-5 and float(np.max(np.abs(gn))) < 0.5 * gmax)):
-                break
-            t *= 0.5
-        else:
-            return OptResult(x, f, g, it, gmax < 1e-6, "stopped: no further progress at numerical precision")
-        s_, y = xn - x, gn - g
-        sy = float(s_ @ y)
-        if sy > 1e-300:
-            rho = 1.0 / sy
-            Hy = Hk @ y
-            Hk = Hk + ((sy + y @ Hy) * rho * rho) * np.outer(s_, s_) - rho * (np.outer(Hy, s_) + np.outer(s_, Hy))
-        x, f, g = xn, fn, gn
-    return OptResult(x, f, g, maxiter, float(np.max(np.abs(g))) < 1e-6, "iteration limit reached")
 
 
 def fisher_scoring(ram: RAM, pats: Patterns, theta0: Array, *, tol: float = 1e-9,

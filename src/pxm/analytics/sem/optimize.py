@@ -189,14 +189,23 @@ def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float =
             return float("inf"), np.full(ram.q, np.nan)
         return pt.f, prob.gradient(pt).copy()
 
-    x = theta0.astype(float).copy()
-    f, g = objective(x)
+    return bfgs(objective, theta0, H0inv, tol=tol, maxiter=maxiter, stall_limit=3)
+
+
+def bfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, H0inv: Array, *, tol: float = 1e-7,
+         maxiter: int = 200, stall_limit: int | None = None) -> OptResult:
+    """BFGS from a nearby solution with its inverse Hessian (warm start for resamples); Armijo backtracking.
+
+    ``stall_limit``: stop after that many steps in a row that needed a step length below 1e-3 (no limit with
+    None)."""
+    x = x0.astype(float).copy()
+    f, g = fun(x)
     if not np.isfinite(f):
         return OptResult(x, f, g, 0, False, "non-positive-definite implied covariance at the start")
     Hk = H0inv.copy()
     stalled = 0
     for it in range(1, maxiter + 1):
-        gmax = float(np.max(np.abs(g)))
+        gmax = float(np.max(np.abs(g))) if g.size else 0.0
         if gmax < tol:
             return OptResult(x, f, g, it - 1, True, "converged")
         d = -Hk @ g
@@ -209,21 +218,17 @@ def fit_ml_bfgs(ram: RAM, S: Array, theta0: Array, H0inv: Array, *, tol: float =
         accepted = False
         for _ in range(30):
             xn = x + t * d
-            fn, gn = objective(xn)
-            if np.isfinite(fn):
-                # near the optimum f is flat to rounding: judge progress by the gradient instead
-                if fn <= f + 1e-4 * t * slope or (gmax < 1e-5 and float(np.max(np.abs(gn))) < 0.5 * gmax):
-                    accepted = True
-                    break
+            fn, gn = fun(xn)
+            # near the optimum f is flat to rounding: judge progress by the gradient instead
+            if np.isfinite(fn) and (fn <= f + 1e-4 * t * slope
+                                    or (gmax < 1e-5 and float(np.max(np.abs(gn))) < 0.5 * gmax)):
+                accepted = True
+                break
             t *= 0.5
-        if not accepted or t < 1e-3:
-            stalled += 1
-        else:
-            stalled = 0
-        if not accepted or stalled >= 3:
+        stalled = stalled + 1 if t < 1e-3 else 0
+        if not accepted or (stall_limit is not None and stalled >= stall_limit):
             return OptResult(x, f, g, it, gmax < 1e-6, "stopped: no further progress at numerical precision")
-        s_ = xn - x
-        y = gn - g
+        s_, y = xn - x, gn - g
         sy = float(s_ @ y)
         if sy > 1e-300:
             rho = 1.0 / sy
