@@ -66,6 +66,9 @@ def main() -> None:
             t, r = cpu_median(lambda est=est, model=model, data=data: fit(model, data, missing="fiml", estimator=est), args.runs)
             print(f"  FIML {est:3s} fit(): median {t * 1000:8.1f} ms CPU (converged={r.converged}, "
                   f"chisq {r.fit['chisq']:.3f}, {len(r.modification_indices)} modification indices)")
+        if args.boot <= 0:
+            print("  FIML bootstrap: skipped (--boot 0)")
+            continue
         for ci in ("percentile", "bca"):
             t = time.process_time()
             r = fit(model, data, missing="fiml", bootstrap=args.boot, seed=1, bootstrap_ci=ci)

@@ -229,6 +229,9 @@ def main() -> None:
                       f"max |std loading difference| {d:.2e}")
         print()
 
+    if args.boot <= 0:
+        print("bootstrap: skipped (--boot 0)")
+        return
     for method in ("percentile", "bca"):
         t0 = time.perf_counter()
         r = fit(PAPER_MODEL, paper, bootstrap=args.boot, seed=1, bootstrap_ci=method)
