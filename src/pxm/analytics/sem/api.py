@@ -43,6 +43,8 @@ from .standardized import (
 
 def check_rank(ram: RAM, pt: ParTable, theta0: Array, S: Array) -> None:
     """Local identification: the Jacobian of the implied moments must have full column rank."""
+    if ram.q == 0:  # nothing to estimate: a fixed model is evaluated, not identified
+        return
     rng = np.random.default_rng(12345)
     p = ram.p
     r, c = np.triu_indices(p)
@@ -263,7 +265,7 @@ def _report(model: str, pt: ParTable, ram: RAM, opt: OptResult, vcov: Array, fit
             warnings.append(f"{boot['n_failed']} of {bootstrap} bootstrap draws failed and were dropped")
     free_idx = np.array([r.free - 1 for r in pt.rows])
     is_free = free_idx >= 0
-    se_rows = np.where(is_free, se_theta[np.maximum(free_idx, 0)], np.nan)
+    se_rows = np.append(se_theta, np.nan)[np.where(is_free, free_idx, -1)]  # fixed rows: NaN (also when q = 0)
     z, pv, lo, hi = _wald(vals, se_rows, z975)
     sa_se = derived_se[nrow:2 * nrow]  # fixed rows too (a fixed marker loading has a standardized SE)
     sz, spv, slo, shi = _wald(std_all, sa_se, z975)

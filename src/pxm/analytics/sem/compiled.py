@@ -60,6 +60,8 @@ class CompiledModel:
     def row_values(self, ram: RAM, theta: Array) -> Array:
         """Value of every parameter-table row at theta (fixed rows from the matrices)."""
         if ram is self.ram:  # no per-sample fixed.x values: fixed rows are known
+            if not theta.size:  # a model with nothing free
+                return self.row_fixed.copy()
             return np.where(self.row_free > 0, theta.take(np.maximum(self.row_free - 1, 0)), self.row_fixed)
         A, S, m = ram.fill(theta)
         i, j = self.row_at[:, 0], self.row_at[:, 1]
