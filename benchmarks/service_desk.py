@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from http_load import post_all
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -188,18 +189,21 @@ def _seed_desk(url: str, key_dir: Path, patients: int, agents: int) -> tuple[str
 
 # -- load ---------------------------------------------------------------------------------------------------
 def _load(base: str, headers: dict[str, str], patient_ids: list[int], n: int, concurrency: int,
-          seed: int) -> dict[str, float]:
+          seed: int, client: str = "raw") -> dict[str, float]:
     rng = random.Random(seed)
     bodies = []
     for _ in range(n):
         now = dt.datetime.now(dt.UTC).isoformat()
         bodies.append({"patient_id": rng.choice(patient_ids), "channel": rng.choice(["phone", "chat"]),
                        "direction": "inbound", "reason": rng.choice(REASONS), "started_at": now, "queued_at": now})
+    if client == "raw":
+        lat, wall = post_all(base, "/api/v1/contacts", headers, bodies, concurrency)
+        return _summary(lat, wall)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+    with httpx.Client(base_url=base, headers=headers, limits=limits, timeout=30) as http:
         def one(body: dict[str, Any]) -> float:
             t0 = time.perf_counter()
-            r = client.post("/api/v1/contacts", json=body)
+            r = http.post("/api/v1/contacts", json=body)
             if r.status_code != 201:
                 raise RuntimeError(f"HTTP {r.status_code}: {r.text[:300]}")
             return time.perf_counter() - t0
@@ -208,7 +212,12 @@ def _load(base: str, headers: dict[str, str], patient_ids: list[int], n: int, co
         with ThreadPoolExecutor(concurrency) as pool:
             lat = list(pool.map(one, bodies))
         wall = time.perf_counter() - started
-    lat.sort()
+    return _summary(lat, wall)
+
+
+def _summary(lat: list[float], wall: float) -> dict[str, float]:
+    n = len(lat)
+    lat = sorted(lat)
     return {"requests": n, "rps": n / wall, "p50_ms": 1000 * lat[n // 2],
             "p99_ms": 1000 * lat[min(n - 1, int(n * 0.99))], "max_ms": 1000 * lat[-1]}
 
@@ -229,15 +238,16 @@ def _server_cpu(pid: int) -> float:
 
 
 def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: int,
-               workers: int = 1) -> dict[str, Any]:
+               workers: int = 1, client: str = "raw") -> dict[str, Any]:
     out: dict[str, Any] = {}
     _fresh(url)
     token, ids = _seed_desk(url, key_dir, patients=2000, agents=40)
     proc, base = _start("pxm", url, key_dir, tmp / "pxm-server.log", workers)
     try:
-        _load(base, {"Authorization": f"Bearer {token}"}, ids, 200, concurrency, seed=1)  # warm-up
+        auth = {"Authorization": f"Bearer {token}"}
+        _load(base, auth, ids, 200, concurrency, seed=1, client=client)  # warm-up
         cpu = _server_cpu(proc.pid)
-        out["pxm"] = _load(base, {"Authorization": f"Bearer {token}"}, ids, requests, concurrency, seed=2)
+        out["pxm"] = _load(base, auth, ids, requests, concurrency, seed=2, client=client)
         out["pxm"]["server_cpu_ms"] = 1000 * (_server_cpu(proc.pid) - cpu) / requests
     finally:
         proc.terminate()
@@ -245,9 +255,10 @@ def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: i
     _fresh(url)
     proc, base = _start("peer", url, key_dir, tmp / "peer-server.log", workers)
     try:
-        _load(base, {}, list(range(1, 2001)), 200, concurrency, seed=1)
+        _load(base, {}, list(range(1, 2001)), 200, concurrency, seed=1, client=client)
         cpu = _server_cpu(proc.pid)
-        out["peer"] = _load(base, {}, list(range(1, 2001)), requests, concurrency, seed=2)
+        out["peer"] = _load(base, {}, list(range(1, 2001)), requests, concurrency, seed=2,
+                            client=client)
         out["peer"]["server_cpu_ms"] = 1000 * (_server_cpu(proc.pid) - cpu) / requests
     finally:
         proc.terminate()
@@ -352,6 +363,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--postgres", default=None)
     ap.add_argument("--workers", type=int, default=1, help="server processes for PXM and the peer (uvicorn workers)")
+    ap.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                    help="load generator: raw asyncio HTTP/1.1 (lean, the default) or httpx in a thread pool")
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--skip-routing", action="store_true")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
@@ -374,13 +387,14 @@ def main() -> None:
                 results[f"routing_db_{name}"] = r
                 print(f"routing with the database ({name}): {r}", flush=True)
             if not args.skip_http:
-                h = bench_http(url, key_dir, tmp, args.requests, args.concurrency, args.workers)
+                h = bench_http(url, key_dir, tmp, args.requests, args.concurrency, args.workers,
+                               args.client)
                 h["ratio_rps"] = h["pxm"]["rps"] / h["peer"]["rps"]
                 results[f"contacts_{name}"] = h
                 for who in ("pxm", "peer"):
                     m = h[who]
                     print(f"POST /api/v1/contacts {name:10s} {who:4s} {m['requests']} req, c={args.concurrency}, "
-                          f"workers={args.workers}: "
+                          f"workers={args.workers}, {args.client} client: "
                           f"{m['rps']:7.1f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:6.1f} ms  "
                           f"server CPU {m['server_cpu_ms']:5.1f} ms/req", flush=True)
                 print(f"  PXM / peer throughput: {h['ratio_rps']:.2f}", flush=True)
