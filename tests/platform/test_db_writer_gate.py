@@ -147,3 +147,51 @@ def test_writers_in_several_processes_all_commit_one_at_a_time(tmp_path):
     # every read-then-write saw all earlier commits: the counts are 0..149 with no repeats
     assert seen == list(range(150))
     engine.dispose()
+
+
+def test_reads_first_reads_the_last_commit_while_another_transaction_holds_the_writer(tmp_path):
+    from sqlalchemy.orm import Session
+
+    from pxm.platform.db.engine import reads_first
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    seen: list[object] = []
+    with engine.begin() as writer:  # an open write transaction of this process, not yet committed
+        writer.execute(text("INSERT INTO t VALUES (2)"))
+
+        def read() -> None:
+            with Session(engine) as s:
+                with reads_first(s):
+                    seen.append(s.execute(text("SELECT count(*) FROM t")).scalar_one())
+                seen.append(s.in_transaction())  # the read transaction ended with the block
+
+        t = threading.Thread(target=read)
+        t.start()
+        t.join(10)  # without reads_first the reader would queue behind the writer (30 s)
+        assert not t.is_alive()
+    assert seen == [1, False]  # the last commit, not the open transaction's row
+    # after the block the same session writes in a transaction of its own
+    with Session(engine) as s:
+        with reads_first(s):
+            s.execute(text("SELECT 1"))
+        s.execute(text("INSERT INTO t VALUES (3)"))
+        s.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 3
+    engine.dispose()
+
+
+def test_a_gate_handed_over_as_the_wait_times_out_is_not_lost():
+    gate = WriterGate(timeout=0.05)
+    assert gate.acquire()
+    got: list[bool] = []
+    t = threading.Thread(target=lambda: got.append(gate.acquire()))
+    t.start()
+    t.join(5)
+    assert got == [False]  # timed out and left the queue
+    gate.release()  # nobody waits: the gate is free again
+    assert gate.acquire()
+    gate.release()

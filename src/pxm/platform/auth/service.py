@@ -19,6 +19,7 @@ from pxm.platform.auth.models import ApiToken, User, WebSession
 from pxm.platform.auth.permissions import Role
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
+from pxm.platform.db.engine import reads_first
 from pxm.platform.http.errors import APIError, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 
@@ -172,15 +173,15 @@ def api_token_owner(session: Session, secret: str) -> TokenOwner | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     session.flush()  # what the ORM would do before a query: pending changes are visible
-    conn = session.connection()
-    row = conn.execute(_TOKEN_OWNER, {"token_hash": sha256(secret)}).first()
+    with reads_first(session):
+        row = session.connection().execute(_TOKEN_OWNER, {"token_hash": sha256(secret)}).first()
     now = utcnow()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     if not row.active:
         return None
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_EVERY:
-        conn.execute(_TOKEN_TOUCH, {"token_id": row.id, "now": now})
+        session.connection().execute(_TOKEN_TOUCH, {"token_id": row.id, "now": now})
     return TokenOwner(int(row.user_id), str(row.username), str(row.role))
 
 

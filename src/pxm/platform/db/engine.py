@@ -9,6 +9,8 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,35 +35,47 @@ class WriterGate:
     process in arrival order before ``BEGIN IMMEDIATE`` keeps the wait proportional to the queue ahead.
     Other processes on the same file (``pxm serve --workers N``, ``pxm worker``) queue behind
     :class:`ProcessLock`; SQLite's busy timeout remains the last resort.
+
+    Each waiter sleeps on its own lock and ``release`` hands the gate straight to the first of them, so one
+    commit wakes one thread (a shared condition would wake every waiter to re-check, each taking the GIL
+    from the thread that does the work).
     """
 
     def __init__(self, timeout: float = 30.0) -> None:
-        self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._mutex = threading.Lock()
+        self._queue: deque[threading.Lock] = deque()
         self._held = False
         self.timeout = timeout
 
     def acquire(self) -> bool:
         """Wait for our turn. After ``timeout`` give up queueing and let SQLite's busy timeout decide."""
-        with self._cond:
-            ticket = object()
-            self._queue.append(ticket)
-            ok = self._cond.wait_for(lambda: not self._held and self._queue[0] is ticket, self.timeout)
-            self._queue.remove(ticket)
-            if not ok:
-                self._cond.notify_all()
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            baton = threading.Lock()
+            baton.acquire()
+            self._queue.append(baton)
+        if baton.acquire(timeout=self.timeout):
+            return True  # handed over by release(): the gate is ours
+        with self._mutex:
+            if baton in self._queue:
+                self._queue.remove(baton)
                 log.warning("sqlite writer queue wait exceeded; falling back to the busy timeout",
                             extra={"waited_seconds": self.timeout})
                 return False
-            self._held = True
-            return True
+        # release() handed us the gate just as the wait timed out: take it
+        baton.acquire()
+        return True
 
     def release(self) -> None:
         # Transactions may end on another thread than they began (FastAPI's thread pool), so the gate
         # belongs to the connection, not to a thread.
-        with self._cond:
-            self._held = False
-            self._cond.notify_all()
+        with self._mutex:
+            if self._queue:
+                self._queue.popleft().release()  # hand over; the gate stays held
+            else:
+                self._held = False
 
 
 class ProcessLock:
@@ -120,6 +134,31 @@ class ProcessLock:
         self._fd, self._pid = -1, 0
 
 
+READ_ONLY = "pxm_read_only"
+
+
+@contextmanager
+def reads_first(session: Session) -> Iterator[None]:
+    """Run a request's first reads (authentication, say) outside SQLite's single writer.
+
+    On SQLite every transaction of a session takes the writer (``BEGIN IMMEDIATE``), so a request that
+    authenticates, goes back to the event loop and only then does its work would hold the writer all that
+    time. When the session has no transaction yet, the reads in this block run in their own deferred
+    (read-only) transaction, which ends with the block; the request's writes begin a fresh one. Only reads
+    belong inside. On other databases, inside a transaction, or on a session bound to a connection (the
+    tests' savepoint sessions), the block runs as it is.
+    """
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite" or session.in_transaction():
+        yield
+        return
+    session.connection(execution_options={READ_ONLY: True})
+    try:
+        yield
+    finally:
+        session.rollback()  # ends the read transaction; nothing was written in it
+
+
 def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
     gate = WriterGate()
     plock = ProcessLock(lock_path) if lock_path is not None else None
@@ -155,6 +194,9 @@ def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # a WAL reader: sees the last commit, waits for no writer
+            return
         raw = conn.connection.dbapi_connection
         if gate.acquire():
             holders.add(id(raw))
@@ -187,6 +229,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = _sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Keep a connection per busy thread: the thread pool runs up to 40 requests at once, and a
+            # connection opened past the pool (then closed on return) pays the PRAGMAs and SQLite's schema
+            # parse again on every request.
+            kwargs.setdefault("pool_size", 40)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
