@@ -28,6 +28,16 @@ def _finish(session: Session, ok: bool) -> None:
         session.close()
 
 
+def commit_now(session: Session) -> None:
+    """Commit inside the handler's own thread-pool call instead of in ``get_db``'s teardown.
+
+    On SQLite the transaction holds the single writer until it commits; committing at the end of the handler
+    releases it before the request goes back to the event loop (which would run other requests' parsing and
+    validation first). The teardown's commit then has nothing to do; a failed commit still rolls back there."""
+    session.commit()
+    notify_committed(session)
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request: committed when the handler returns, rolled back when it raises.
 

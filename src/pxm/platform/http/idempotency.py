@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,13 @@ def body_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _json(value: Any) -> Any:
+    """JSON-ready data; a pydantic model dumps itself (several times faster than ``jsonable_encoder``)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return jsonable_encoder(value)
+
+
 def run_idempotent(
     session: Session,
     actor: Actor,
@@ -43,7 +51,7 @@ def run_idempotent(
 ) -> JSONResponse:
     """Run ``create`` once per (actor, key); store and replay its response."""
     if key is None:
-        return JSONResponse(jsonable_encoder(create()), status_code=status_code)
+        return JSONResponse(_json(create()), status_code=status_code)
     fingerprint = body_fingerprint(body)
     prior = session.execute(
         select(IdempotencyRecord).where(IdempotencyRecord.actor == actor.label, IdempotencyRecord.key == key)
@@ -54,7 +62,7 @@ def run_idempotent(
                            "this Idempotency-Key was already used with a different request body or path")
         return JSONResponse(prior.response_body, status_code=prior.status_code,
                             headers={"Idempotent-Replayed": "true"})
-    payload = jsonable_encoder(create())
+    payload = _json(create())
     session.add(IdempotencyRecord(actor=actor.label, key=key, method=request.method, path=request.url.path,
                                   body_hash=fingerprint, status_code=status_code, response_body=payload))
     session.flush()

@@ -14,7 +14,7 @@ from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import commit_now, get_db, get_settings_dep
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import Page, PageParams, page_params
 from pxm.practices.resolution import fcr, metrics, queries, service
@@ -50,7 +50,9 @@ def create_contact(body: ContactCreate, request: Request, db: Session = Depends(
         contact = service.log_contact(db, actor, **data)
         return ContactRead.model_validate(contact)
 
-    return run_idempotent(db, actor, request, key, body, create)
+    response = run_idempotent(db, actor, request, key, body, create)
+    commit_now(db)  # the busiest write of the desk: let go of SQLite's writer before the event loop resumes
+    return response
 
 
 @router.get("/contacts", response_model=Page[ContactRead], summary="List contacts (newest first)")
