@@ -12,8 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .matrices import RAM, Array, StartPlan, _position, build_ram
+from .matrices import RAM, Array, _position, build_ram
 from .partable import ParTable, build_partable
+from .start import StartPlan
 from .syntax import parse
 
 

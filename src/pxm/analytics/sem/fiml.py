@@ -168,8 +168,9 @@ def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
     X = sample.X
     n = X.shape[0]
     pats = patterns(X)
-    # start: ML on the EM covariance, intercepts at the EM means
-    start = fit_ml(ram, sample.cov, theta0, tol=1e-8)
+    # start: ML on the EM covariance, intercepts at the EM means (to full precision: Newton's last step is cheap,
+    # and on complete data this is already the FIML solution)
+    start = fit_ml(ram, sample.cov, theta0)
     theta = start.theta if start.converged else theta0
     theta[ram.m_k] = sample.mean[ram.m_r]
 
