@@ -112,23 +112,24 @@ class MLProblem:
             logdet_S = 2.0 * float(np.log(L.diagonal()).sum())
         self.logdet_S = logdet_S
         self.base = ram.stacked
+        self._AS = ram.stacked.copy()  # A and S; every point puts theta in the same places (no copy per call)
+        self._A, self._S = self._AS[0], self._AS[1]
+        self._const = logdet_S + self.lay.p
 
     def point(self, theta: Array) -> Point | None:
         """F_ML at theta, or None when the implied covariance is not positive definite."""
         lay = self.lay
-        AS = self.base.copy()
-        AS.put(lay.put_at, theta.take(lay.put_k))
-        A = AS[0]
+        self._AS.put(lay.put_at, theta.take(lay.put_k))
         d = lay.depth
         if d == 2:
-            B = lay.eye + A
+            B = lay.eye + self._A
         elif d == 1:
             B = lay.eye
         elif d == 3:
-            B = lay.eye + A @ (lay.eye + A)
+            B = lay.eye + self._A @ (lay.eye + self._A)
         else:
-            B = np.linalg.inv(lay.eye - A)
-        K = AS[1] @ B.T
+            B = np.linalg.inv(lay.eye - self._A)
+        K = self._S @ B.T
         T = B @ K
         p = lay.p
         L, info = lapack.dpotrf(T[:p, :p], lower=1)
@@ -138,7 +139,7 @@ class MLProblem:
         if info != 0:
             return None
         W = Li.T @ Li
-        f = 2.0 * float(np.log(L.diagonal()).sum()) + float(np.vdot(self.S, W)) - self.logdet_S - p
+        f = 2.0 * math.fsum(np.log(L.diagonal()).tolist()) + float(np.vdot(self.S, W)) - self._const
         if not math.isfinite(f):
             return None
         return Point(theta, f, B, K, T, W)
