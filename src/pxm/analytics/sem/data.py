@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,14 +28,14 @@ def _check_cov(S: Array, names: Sequence[str], n: int) -> None:
     p = len(names)
     if n < p:
         raise DataError(f"fewer rows ({n}) than variables in the model ({p}); SEM needs more cases than variables")
-    d = np.diag(S)
-    bad = ~np.isfinite(d)
-    if bad.any() or (d <= 1e-12 * max(1.0, float(np.nanmax(np.abs(d))))).any():
+    d = S.diagonal()
+    top = float(d.max()) if p else 1.0
+    if not (math.isfinite(top) and float(d.min()) > 1e-12 * max(1.0, top)):  # NaN, inf or a (near) zero
         for i, v in enumerate(names):
             if not np.isfinite(d[i]) or d[i] <= 1e-12 * max(1.0, float(np.nanmax(np.abs(d)))):
                 raise DataError(f"column '{v}' is constant (zero variance)")
     sd = np.sqrt(d)
-    R = S / np.outer(sd, sd)
+    R = S / np.multiply.outer(sd, sd)
     # smallest eigenvalue >= 1 / trace(R^-1) = 1 / ||L^-1||_F^2: when that bound clears, no eigh is needed
     L, info = lapack.dpotrf(R, lower=1)
     if info == 0:
@@ -69,12 +70,18 @@ def _float_columns(df: Any, names: Sequence[str]) -> Array | None:
     nullable extension columns); None sends the caller to the checking path. Columns are read one by one with
     pandas' array accessor (``df[list]`` costs pandas ~0.1 ms; ``df[name]`` ~6 us a column)."""
     cols = df.columns
-    if not cols.is_unique or any(v not in cols for v in names):
+    if not cols.is_unique:
         return None
     getter = getattr(df, "_get_column_array", None)  # private but long-standing; read-only use
     if getter is not None:
-        arrays = [getter(cols.get_loc(v)) for v in names]
+        get_loc = cols.get_loc
+        try:
+            arrays = [getter(get_loc(v)) for v in names]
+        except (KeyError, TypeError):  # a name that is not a column: the checking path says which
+            return None
     else:
+        if any(v not in cols for v in names):
+            return None
         arrays = [df[v].to_numpy() for v in names]
     if not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays):
         return None
@@ -144,9 +151,10 @@ def _listwise(X: Array, names: Sequence[str]) -> Sample:
     if n < len(names) or n < 2:
         raise DataError(f"fewer rows ({n}) than variables in the model ({len(names)}) after removing "
                         "incomplete rows")
-    mean = X.mean(axis=0)
+    mean = np.add.reduce(X, axis=0) / n  # X.mean() without its Python-level argument handling
     Xc = X - mean
-    S = Xc.T @ Xc / n
+    S = Xc.T @ Xc
+    S /= n
     _check_cov(S, names, n)
     return Sample(tuple(names), n, S, mean, X, n_all - n)
 
