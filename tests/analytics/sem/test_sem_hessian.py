@@ -75,6 +75,8 @@ def test_hessian_matches_differenced_gradient(sizes, regression, cycle, equal, s
     np.testing.assert_allclose(prob.gradient(point), g, rtol=1e-10, atol=1e-12)
     terms = prob.hessian_terms(point)
     H = prob.full(prob.hessian_packed(terms, exact=True))
+    # the optimiser's one-pass version is the same matrix
+    np.testing.assert_allclose(prob.full(prob.exact_packed(point)), H, rtol=1e-12, atol=1e-12 * np.abs(H).max())
     num = fd_hessian(lambda t: ml_objective(ram, t, S, logdet_S)[1], theta)
     np.testing.assert_allclose(H, num, rtol=1e-5, atol=1e-6 * np.abs(num).max())
     # the expected part is the Fisher information of the Jacobian route

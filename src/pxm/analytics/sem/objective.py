@@ -172,12 +172,21 @@ class MLProblem:
         X = buf.take(lay.hess_at)
         return X[0::2] * X[1::2]
 
+    def exact_packed(self, pt: Point) -> Array:
+        """The exact Hessian over entries, packed upper: hessian_packed(hessian_terms(pt)) in one pass."""
+        lay = self.lay
+        assert pt.PW is not None and pt.PG is not None
+        n = lay.n
+        M = pt.K.T @ pt.PG[:n, :n]
+        X = np.concatenate((pt.PW, pt.PG, pt.B, M, pt.T, _ZERO), axis=None).take(lay.hess_at)
+        return np.einsum("tk,tk,tk->k", X[0::2], X[1::2], lay.hess_w)
+
     def expected_packed(self, pt: Point) -> Array:
         """The expected information E[d2 F_ML] over entries, packed upper (only Z'F'WFZ is gathered)."""
         self.gradient(pt)
         assert pt.PW is not None
         X = pt.PW.take(self.lay.fisher_at)
-        return np.einsum("tk,tk->k", X[0::2] * X[1::2], self.lay.fisher_w)
+        return np.einsum("tk,tk,tk->k", X[0::2], X[1::2], self.lay.fisher_w)
 
     def hessian_packed(self, terms: Array, exact: bool = True) -> Array:
         """Hessian over entries (exact, or the expected information with ``exact=False``), packed upper."""

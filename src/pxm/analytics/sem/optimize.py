@@ -118,7 +118,7 @@ def newton(prob: MLProblem, theta0: Array, *, tol: float = 1e-10, maxiter: int =
                 continue
         moved = False
         for exact in _FIRST if it == 1 else _LATER:
-            packed = prob.hessian_packed(prob.hessian_terms(pt)) if exact else prob.expected_packed(pt)
+            packed = prob.exact_packed(pt) if exact else prob.expected_packed(pt)
             solved = _newton_step(prob, packed, g)
             if solved is None:
                 if exact:
