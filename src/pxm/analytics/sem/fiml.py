@@ -215,7 +215,10 @@ def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
     fitm.update(mean_residual_indices(S1, mu1, mom.sigma, mom.mu))
     ev = evaluate(pats, mom.sigma, mom.mu)
     if ev is not None:
-        fitm.update(gfi_with_means(h1_information(pats, ev.W), S1, mu1, mom.sigma, mom.mu, df, nel))
+        # lavaan's GFI under missing = "ml" weighs the pairwise-present sample moments (its sample statistics
+        # there), not the EM ones
+        mu_pw, S_pw = pairwise_moments(X)
+        fitm.update(gfi_with_means(h1_information(pats, ev.W), S_pw, mu_pw, mom.sigma, mom.mu, df, nel))
     from .fiml_robust import H1, fiml_corrected, robust_fiml
     from .fit_measures import robust_fit_measures
 
@@ -249,6 +252,24 @@ def mean_residual_indices(S: Array, m: Array, sigma: Array, mu: Array) -> dict[s
         "srmr_mplus": math.sqrt((float(np.sum(cres[ro, co] ** 2)) + float(np.sum((m / sd - mu / sds) ** 2))
                                  + float(np.sum(dres**2))) / (len(r) + p)),
     }
+
+
+def pairwise_moments(X: Array) -> tuple[Array, Array]:
+    """Available-case means and pairwise-complete covariances (R's cov(use = "pairwise.complete.obs"): each
+    pair over the rows where both are present, about those rows' means, divisor n_ij - 1), rescaled by
+    (N - 1) / N like lavaan's sample statistics under missing = "ml"; 0 where a pair is never present twice."""
+    present = ~np.isnan(X)
+    M = present.astype(float)
+    Xz = np.where(present, X, 0.0)
+    n_ij = M.T @ M
+    s_ij = Xz.T @ Xz
+    s_i_j = Xz.T @ M  # sum of x_i over the rows where x_j is present
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = (s_ij - s_i_j * s_i_j.T / n_ij) / (n_ij - 1.0)
+        mean = Xz.sum(axis=0) / M.sum(axis=0)
+    cov = np.where(n_ij > 1, cov, 0.0)
+    n = X.shape[0]
+    return mean, cov * ((n - 1) / n)
 
 
 def gfi_with_means(A1: Array, S: Array, m: Array, sigma: Array, mu: Array, df: int, nel: int) -> dict[str, float]:
