@@ -71,3 +71,23 @@ def test_metrics_endpoints(client, db, make_patient) -> None:  # type: ignore[no
     assert client.get("/api/v1/metrics/fcr", params={"by": "weather"}, headers=m).status_code == 422
     c = client.get("/api/v1/metrics/contacts", params={"as_of": "2025-04-01T00:00:00Z"}, headers=m).json()
     assert c["contacts"] == 1 and c["aht_seconds"] == 300.0
+
+
+def test_contact_body_errors_name_the_field_and_write_nothing(client, db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    p = make_patient()
+    db.commit()
+    h = token_headers(db, "agent")
+    before = db.execute(select(func.count()).select_from(Contact)).scalar_one()
+    missing = client.post("/api/v1/contacts", json={"patient_id": p.id, "channel": "phone"}, headers=h)
+    assert missing.status_code == 422
+    fields = {d["field"] for d in missing.json()["error"]["details"]}
+    assert {"direction", "reason", "started_at"} <= fields
+    bad_channel = client.post("/api/v1/contacts", json=_contact_body(p.id, channel="fax"), headers=h)
+    assert bad_channel.status_code == 422 and bad_channel.json()["error"]["details"][0]["field"] == "channel"
+    not_json = client.post("/api/v1/contacts", content=b"{not json", headers={**h, "Content-Type": "application/json"})
+    assert not_json.status_code == 422 and not_json.json()["error"]["code"] == "invalid_request"
+    # an unknown token is refused before the body is looked at
+    stranger = client.post("/api/v1/contacts", content=b"{not json",
+                           headers={"Authorization": "Bearer pxm_nope", "Content-Type": "application/json"})
+    assert stranger.status_code == 401
+    assert db.execute(select(func.count()).select_from(Contact)).scalar_one() == before

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -10,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from pxm.platform.config import Settings
 from pxm.platform.jobs.service import notify_committed
+
+T = TypeVar("T")
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -36,6 +39,20 @@ def commit_now(session: Session) -> None:
     validation first). The teardown's commit then has nothing to do; a failed commit still rolls back there."""
     session.commit()
     notify_committed(session)
+
+
+def with_session(request: Request, work: Callable[[Session], T]) -> T:
+    """``work`` with a request session, in the calling thread: committed if it returns, rolled back if it
+    raises, closed either way (``get_db`` without the dependency, for a handler that does all its database
+    work in one thread-pool call)."""
+    session: Session = request.app.state.session_factory()
+    try:
+        result = work(session)
+    except BaseException:
+        _finish(session, False)
+        raise
+    _finish(session, True)
+    return result
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
