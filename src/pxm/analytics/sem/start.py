@@ -187,8 +187,9 @@ class StartPlan:
         self.psi0 = np.asfortranarray(ram.S0[p:, p:])
         sel = (ram.s_rc[:, 0] >= p) & (ram.s_rc[:, 1] >= p)
         r_, c_ = ram.s_rc[sel, 0] - p, ram.s_rc[sel, 1] - p
-        self.psi_at = (r_ + c_ * nl).astype(np.intp)  # lower triangle, column-major (LAPACK reads only it)
+        self.psi_at = (c_ + r_ * nl).astype(np.intp)  # (c, r) with r <= c: the lower triangle, column-major
         self.psi_k = ram.s_k[sel].astype(np.intp)
+        self.psi_off_k = np.unique(self.psi_k[r_ != c_])  # free latent covariances
         off0 = self.psi0 - np.diag(np.diag(self.psi0))
         self.psi_check = bool(len(self.psi_k) and ((r_ != c_).any() or regs or off0.any()))
         self.var_free = np.zeros(nf, dtype=bool)
@@ -273,7 +274,8 @@ class StartPlan:
         smj = Sf.take(self.iv_mj)
         num = np.bincount(self.iv_slot, Sf.take(self.iv_ij) * smj, minlength=len(self.iv_at))
         den = np.bincount(self.iv_slot, smj * smj, minlength=len(self.iv_at))
-        ok = den > 1e-300
+        top = float(S.diagonal().max())
+        ok = den > 1e-12 * top * top  # a marker (nearly) uncorrelated with every instrument informs nothing
         if ok.all():
             lam.put(self.iv_lam, self.iv_mv * num / den)
             return True
@@ -315,12 +317,22 @@ class StartPlan:
             theta.put(self.cov_k, np.where(np.isfinite(c), c, 0.0))
         if self.regs:
             self._regressions(theta, C, total)
-        if self.psi_check:
-            Psi = self.psi0.copy(order="F")
-            Psi.ravel(order="F")[self.psi_at] = theta.take(self.psi_k)
-            if lapack.dpotrf(Psi, lower=1, overwrite_a=1)[1] != 0:
-                return None
+        if self.psi_check and not self._psi_pd(theta):
+            # latent correlations estimated beyond +-1 (or jointly so): shrink the latent covariances
+            off = self.psi_off_k
+            for shrink in (0.9, 0.5):
+                trial = theta.copy()
+                trial[off] *= shrink
+                if self._psi_pd(trial):
+                    return trial
+            return None
         return theta
+
+    def _psi_pd(self, theta: Array) -> bool:
+        """Is the latent block of S positive definite at theta?"""
+        Psi = self.psi0.copy(order="F")
+        Psi.ravel(order="F")[self.psi_at] = theta.take(self.psi_k)
+        return bool(lapack.dpotrf(Psi, lower=1, overwrite_a=1)[1] == 0)
 
     def _regressions(self, theta: Array, C: Array, total: Array) -> None:
         """Regressions among factors from the least-squares latent covariances C (on the model's scale)."""
