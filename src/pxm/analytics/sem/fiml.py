@@ -229,7 +229,7 @@ def fit_fiml(pt: ParTable, ram: RAM, sample: Sample, theta0: Array, df: int,
     # robust RMSEA/CFI/TLI: lavaan's FIML-corrected versions (Zhang & Savalei 2023), also without MLR
     zs = fiml_corrected(ram, theta, X, h1, df, robust)
     rob = robust_fit_measures(T=zs["T"], df=df, c=zs["c"], Tb=zs["Tb"], dfb=dfb, cb=zs["cb"], n=n)
-    fitm.update({k: rob[k] for k in ("cfi_robust", "tli_robust", "rmsea_robust")})
+    fitm.update({k: v for k, v in rob.items() if k.endswith("_robust")})
     return opt, vcov, fitm
 
 

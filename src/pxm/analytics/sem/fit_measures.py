@@ -115,6 +115,28 @@ def ml_fit_measures(*, T: float, df: int, Tb: float, dfb: int, n: int, npar: int
     return out
 
 
+def _rmsea_interval_and_tests(T: float, df: int, c: float, n: int) -> dict[str, float]:
+    """The 90% interval and the close-fit / not-close-fit p-values of the scaled and the robust RMSEA, as
+    lavaan (0.6-13 and later, ``lav_fit_rmsea_lavobject``) computes them under a mean-scaled test.
+
+    Scaled: the ML statistic ``T`` on ``c * df`` degrees of freedom (the trace of UGamma). Robust
+    (Brosseau-Liard, Savalei & Li 2012): the scaled statistic ``T / c`` on ``df``, non-centrality bounds and
+    hypothesised non-centralities multiplied / divided by ``c``, so interval = scaled-statistic interval
+    times sqrt(c)."""
+    keys = ("rmsea_ci_lower", "rmsea_ci_upper", "rmsea_pvalue", "rmsea_notclose_pvalue")
+    nan = float("nan")
+    if not (df > 0 and c > 0 and math.isfinite(T) and math.isfinite(c)):
+        return {f"{k}_{kind}": nan for kind in ("scaled", "robust") for k in keys}
+    scaled = rmsea_block(T, c * df, n)  # type: ignore[arg-type]  # a non-integer df is fine here
+    out = {f"{k}_scaled": scaled[k] for k in keys}
+    Ts = max(T / c, 0.0)
+    out["rmsea_ci_lower_robust"] = math.sqrt(c * _ncp_bound(Ts, df, 0.95) / (n * df))
+    out["rmsea_ci_upper_robust"] = math.sqrt(c * _ncp_bound(Ts, df, 0.05) / (n * df))
+    out["rmsea_pvalue_robust"] = float(1.0 - special.chndtr(Ts, df, n * df * 0.05**2 / c))
+    out["rmsea_notclose_pvalue_robust"] = float(special.chndtr(Ts, df, n * df * 0.08**2 / c))
+    return out
+
+
 def robust_fit_measures(*, T: float, df: int, c: float, Tb: float, dfb: int, cb: float,
                         n: int) -> dict[str, float]:
     """MLR: Yuan-Bentler scaled statistic and the scaled/robust incremental indices and RMSEA."""
@@ -130,6 +152,7 @@ def robust_fit_measures(*, T: float, df: int, c: float, Tb: float, dfb: int, cb:
     out["cfi_scaled"] = inc["cfi"]
     out["tli_scaled"] = inc["tli"]
     out["rmsea_scaled"] = math.sqrt(max(0.0, (Ts - df) / (n * df))) if df > 0 else 0.0
+    out.update(_rmsea_interval_and_tests(T, df, c, n))
     t1 = max(T - c * df, 0.0)
     t2 = max(T - c * df, Tb - cb * dfb, 0.0)
     out["cfi_robust"] = 1.0 - t1 / t2 if t2 > 0 else 1.0

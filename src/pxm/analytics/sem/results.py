@@ -13,7 +13,9 @@ FIT_ORDER = ("npar", "chisq", "df", "pvalue", "chisq_scaled", "df_scaled", "pval
              "chisq_scaling_factor", "baseline_chisq", "baseline_df", "baseline_pvalue", "cfi", "tli",
              "cfi_scaled", "tli_scaled", "cfi_robust", "tli_robust", "nfi", "rfi", "ifi", "pnfi", "logl",
              "unrestricted_logl", "aic", "bic", "bic2", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper",
-             "rmsea_pvalue", "rmsea_scaled", "rmsea_robust", "rmr", "srmr", "gfi", "agfi", "pgfi")
+             "rmsea_pvalue", "rmsea_notclose_pvalue", "rmsea_scaled", "rmsea_ci_lower_scaled",
+             "rmsea_ci_upper_scaled", "rmsea_pvalue_scaled", "rmsea_robust", "rmsea_ci_lower_robust",
+             "rmsea_ci_upper_robust", "rmsea_pvalue_robust", "rmr", "srmr", "gfi", "agfi", "pgfi")
 
 
 def clean(x: Any) -> Any:
