@@ -13,7 +13,7 @@ from .partable import ParTable
 
 
 def start_values(pt: ParTable, ram: RAM, S: Array, std_lv: bool) -> Array:
-    """Starting values: per factor, loadings from the leading eigenvector of its indicators' covariance."""
+    """Starting values for the optimiser (see :class:`StartPlan`)."""
     return StartPlan(pt, ram, std_lv)(S)
 
 
@@ -22,12 +22,16 @@ def _ints(x: list[int]) -> NDArray[Any]:
 
 
 class StartPlan:
-    """start_values with the model's bookkeeping done once: one batched eigh over all factors per sample.
+    """start_values with the model's bookkeeping done once per model.
 
-    Per factor, loadings come from the leading eigenvector of its indicators' covariance, scaled so that the
-    marker loading takes its fixed value (or, without a marker, the factor variance is 1); residual variances
-    are what the factors leave of each variance, clipped to [0.1, 0.9] of it; everything else starts at its
-    written value or 0 (latent variances without indicators at 0.05)."""
+    First stage, always available: per factor, loadings from the leading eigenvector of its indicators'
+    covariance (one batched eigh), scaled so that the marker loading takes its fixed value (or, without a
+    marker, the factor variance is 1); residual variances are what the factors leave of each variance, clipped
+    to [0.1, 0.9] of it; everything else starts at its written value or 0 (latent variances without indicators
+    at 0.05). Second stage where the model allows it (``_refine``): instrumental-variable loadings from the
+    marker's covariances with the other indicators (FABIN3's idea), latent (co)variances by least squares,
+    regressions among factors from those and residual variances from all of it; it falls back to the first
+    stage when a factor has no usable marker or the latent covariances are not positive definite."""
 
     def __init__(self, pt: ParTable, ram: RAM, std_lv: bool) -> None:
         idx = {v: i for i, v in enumerate(ram.names)}
