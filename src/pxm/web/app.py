@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         from pxm.platform.jobs.lifecycle import start_jobs, stop_jobs
 
         app.state.worker = start_jobs(app.state.session_factory, settings) if start_worker else None
+        app.state.write_limiter = anyio.CapacityLimiter(settings.write_threads)  # see run_write
         # what exists at startup (modules, routes, the app) lives as long as the process: keep it out of the
         # cyclic collector's generations so collections during requests only walk what requests allocate
         gc.collect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+import anyio.to_thread
 from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +54,18 @@ def with_session(request: Request, work: Callable[[Session], T]) -> T:
         raise
     _finish(session, True)
     return result
+
+
+async def run_write(request: Request, work: Callable[[Session], T]) -> T:
+    """``with_session(request, work)`` in the thread pool, at most ``PXM_WRITE_THREADS`` at a time per process.
+
+    For the busiest write handlers. With FastAPI's default pool (40 threads) a burst of them all run at once
+    and the one that holds SQLite's writer (or PostgreSQL's routing lock) keeps waiting for the GIL while the
+    others do their share of Python; two at a time kept the lock holder running (service-desk benchmark,
+    docs/benchmarks.md). Without the app's lifespan (a test client used without ``with``) the default pool
+    runs it."""
+    limiter = getattr(request.app.state, "write_limiter", None)
+    return await anyio.to_thread.run_sync(with_session, request, work, limiter=limiter)
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:

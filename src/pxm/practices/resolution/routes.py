@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import Gate, require
@@ -17,7 +16,7 @@ from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.body import json_body_doc, parse_body
-from pxm.platform.http.deps import commit_now, get_db, get_settings_dep, with_session
+from pxm.platform.http.deps import commit_now, get_db, get_settings_dep, run_write
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import Page, PageParams, page_params
 from pxm.practices.resolution import fcr, metrics, queries, service
@@ -51,7 +50,7 @@ async def create_contact(request: Request, gate: Gate = Depends(gate_for(Permiss
     # call (401/403 before 422, as for any route), and on SQLite the single writer is let go before the
     # response is built and the event loop resumes.
     raw = await request.body()
-    return await run_in_threadpool(with_session, request, lambda db: _create_contact(db, request, raw, gate, key))
+    return await run_write(request, lambda db: _create_contact(db, request, raw, gate, key))
 
 
 def _create_contact(db: Session, request: Request, raw: bytes, gate: Gate, key: str | None) -> JSONResponse:
