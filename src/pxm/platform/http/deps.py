@@ -21,25 +21,24 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def _finish(session: Session, ok: bool) -> None:
-    try:
-        if ok:
-            session.commit()
-            notify_committed(session)
-        else:
-            session.rollback()
-    finally:
-        session.close()
-
-
 def commit_now(session: Session) -> None:
-    """Commit inside the handler's own thread-pool call instead of in ``get_db``'s teardown.
+    """Commit and tell the job listeners; also inside a handler, before the teardown would.
 
     On SQLite the transaction holds the single writer until it commits; committing at the end of the handler
     releases it before the request goes back to the event loop (which would run other requests' parsing and
     validation first). The teardown's commit then has nothing to do; a failed commit still rolls back there."""
     session.commit()
     notify_committed(session)
+
+
+def _finish(session: Session, ok: bool) -> None:
+    try:
+        if ok:
+            commit_now(session)
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 def with_session(request: Request, work: Callable[[Session], T]) -> T:
