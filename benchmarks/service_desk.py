@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/service_desk.py [--requests 3000] [--concurrency 16] \
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/pxm_bench_desk] [--workers 1] [--skip-http] \
-        [--skip-routing]
+        [--skip-routing] [--client raw|httpx]
 
 1. **Contact creation** (``POST /api/v1/contacts``): PXM runs under uvicorn in its own process (one worker,
    request logging on, as ``pxm serve`` runs it, embedded job worker off so the outbox rows just accumulate);
-   this process is the client: httpx with a pool of ``--concurrency`` threads sends ``--requests`` requests
+   this process is the client: ``--concurrency`` keep-alive connections of the lean asyncio client in
+   ``http_load.py`` (``--client httpx``: httpx with that many threads, which costs far more CPU) send ``--requests``
+   requests
    (after 200 warm-up requests) and records each latency. Every request authenticates a Bearer token, validates,
    finds or opens the patient's case (SLA due times, two SLA-check jobs, routing: snapshot + decision +
    assignment + ``routing_decisions`` row), writes the contact, case events and audit events, and commits.
