@@ -41,6 +41,7 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
+from pxm.platform.db.prebuilt import Prebuilt
 from pxm.platform.http.errors import APIError, BadRequest
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -181,8 +182,9 @@ def _agents_query(available_only: bool, skilled_in: str | None = None) -> Any:
 
 
 # prebuilt: the snapshot runs for every new case, and building the statement cost more than running it
-_AGENTS: dict[tuple[bool, str | None], Any] = {(True, None): _agents_query(True), (False, None): _agents_query(False)}
-_AGENTS.update({(True, d): _agents_query(True, d) for d in _HAS_SKILL})
+_AGENTS: dict[tuple[bool, str | None], Prebuilt] = {(True, None): Prebuilt(_agents_query(True)),
+                                                    (False, None): Prebuilt(_agents_query(False))}
+_AGENTS.update({(True, d): Prebuilt(_agents_query(True, d)) for d in _HAS_SKILL})
 
 
 def load_agents(session: Session, *, available_only: bool = True,
@@ -202,7 +204,7 @@ def load_agents(session: Session, *, available_only: bool = True,
         params = {"skill_reason": wrap([skills[0]]), "skill_language": wrap([skills[1]])}
     agents = []
     for staff_id, name, status, capacity, idle, reasons, languages, channels, team, load, last_at \
-            in session.connection().execute(_AGENTS[key], params):
+            in _AGENTS[key].rows(session.connection(), params):
         if isinstance(last_at, str):  # SQLite returns max() of a datetime column as text
             last_at = dt.datetime.fromisoformat(last_at)
         if last_at is not None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from pxm.platform.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
+from pxm.platform.db.prebuilt import Prebuilt
 
 
 def canonical(event: dict[str, Any]) -> str:
@@ -46,11 +47,14 @@ _BUFFER_KEY = "pxm_audit_buffer"
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 _HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 # Built once: constructing a statement costs more than running it on SQLite.
-_LOCK_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq)
-              .returning(_HEAD.c.last_seq, _HEAD.c.last_hash))
-_SET_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=bindparam("new_seq"),
-                                                        last_hash=bindparam("new_hash"))
-_INSERT_EVENTS = insert(_EVENTS)
+# They run on the cursor (``Prebuilt``): every change writes audit events, so these three run in every commit.
+_LOCK_HEAD = Prebuilt(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=_HEAD.c.last_seq)
+                      .returning(_HEAD.c.last_seq, _HEAD.c.last_hash))
+_SET_HEAD = Prebuilt(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=bindparam("new_seq"),
+                                                                 last_hash=bindparam("new_hash")))
+_EVENT_KEYS = ("seq", "occurred_at", "actor", "action", "resource_type", "resource_id", "patient_id", "outcome",
+               "request_id", "details", "prev_hash", "hash")
+_INSERT_EVENTS = Prebuilt(insert(_EVENTS), _EVENT_KEYS)
 
 
 @dataclass
@@ -134,7 +138,7 @@ def write_pending(session: Session) -> None:
         where = _innermost(session)
         head = session.info.get(_HEAD_KEY)
         if head is None:
-            row = conn.execute(_LOCK_HEAD).first()
+            row = _LOCK_HEAD.first(conn)
             if row is None:
                 raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
             head = (int(row[0]), str(row[1]))
@@ -147,15 +151,10 @@ def write_pending(session: Session) -> None:
             seq += 1
             ev.seq, ev.prev_hash = seq, prev_hash
             ev.hash = prev_hash = event_hash(prev_hash, _event_fields(ev))
-            rows.append({
-                "seq": ev.seq, "occurred_at": ev.occurred_at, "actor": ev.actor, "action": ev.action,
-                "resource_type": ev.resource_type, "resource_id": ev.resource_id, "patient_id": ev.patient_id,
-                "outcome": ev.outcome, "request_id": ev.request_id, "details": ev.details,
-                "prev_hash": ev.prev_hash, "hash": ev.hash,
-            })
+            rows.append({k: getattr(ev, k) for k in _EVENT_KEYS})
             entry.written_in = where
-        conn.execute(_INSERT_EVENTS, rows)
-        conn.execute(_SET_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+        _INSERT_EVENTS.run_many(conn, rows)
+        _SET_HEAD.run(conn, {"new_seq": seq, "new_hash": prev_hash})
         session.info[_HEAD_KEY] = (seq, prev_hash)
         buf.unwritten = 0
     finally:

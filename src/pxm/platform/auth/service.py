@@ -20,6 +20,7 @@ from pxm.platform.auth.permissions import Role
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.db.engine import reads_first
+from pxm.platform.db.prebuilt import Prebuilt
 from pxm.platform.http.errors import APIError, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 
@@ -158,10 +159,11 @@ TOKEN_TOUCH_EVERY = dt.timedelta(minutes=1)  # last_used_at is written at most t
 _T = ApiToken.__table__.c
 _U = User.__table__.c
 # Every API request runs this: one prebuilt statement (token and user joined), no ORM objects.
-_TOKEN_OWNER = (select(_T.id, _T.revoked_at, _T.expires_at, _T.last_used_at, _U.id.label("user_id"), _U.username,
-                       _U.role, _U.active)
-                .select_from(ApiToken.__table__.join(User.__table__, _T.user_id == _U.id))
-                .where(_T.token_hash == bindparam("token_hash")))
+_TOKEN_OWNER = Prebuilt(
+    select(_T.id, _T.revoked_at, _T.expires_at, _T.last_used_at, _U.id.label("user_id"), _U.username, _U.role,
+           _U.active)
+    .select_from(ApiToken.__table__.join(User.__table__, _T.user_id == _U.id))
+    .where(_T.token_hash == bindparam("token_hash")))
 _TOKEN_TOUCH = update(ApiToken.metadata.tables[ApiToken.__tablename__]).where(_T.id == bindparam("token_id")).values(
     last_used_at=bindparam("now"))
 
@@ -174,15 +176,16 @@ def api_token_owner(session: Session, secret: str) -> TokenOwner | None:
         return None
     session.flush()  # what the ORM would do before a query: pending changes are visible
     with reads_first(session):
-        row = session.connection().execute(_TOKEN_OWNER, {"token_hash": sha256(secret)}).first()
+        row = _TOKEN_OWNER.first(session.connection(), {"token_hash": sha256(secret)})
+    if row is None:
+        return None
+    token_id, revoked_at, expires_at, last_used_at, user_id, username, role, active = row
     now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if revoked_at is not None or (expires_at is not None and expires_at <= now) or not active:
         return None
-    if not row.active:
-        return None
-    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_EVERY:
-        session.connection().execute(_TOKEN_TOUCH, {"token_id": row.id, "now": now})
-    return TokenOwner(int(row.user_id), str(row.username), str(row.role))
+    if last_used_at is None or now - last_used_at > TOKEN_TOUCH_EVERY:
+        session.connection().execute(_TOKEN_TOUCH, {"token_id": token_id, "now": now})
+    return TokenOwner(int(user_id), str(username), str(role))
 
 
 def resolve_api_token(session: Session, secret: str) -> User | None:

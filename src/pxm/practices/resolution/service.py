@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import Base, utcnow
+from pxm.platform.db.prebuilt import Prebuilt
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -155,14 +156,15 @@ def _event_row(actor: Actor, kind: str, *, at: dt.datetime | None = None, from_s
             "to_status": to_status, "note": note, "details": details or {}}
 
 
-_INSERT_EVENTS = insert(_CASE_EVENTS)
+_INSERT_EVENTS = Prebuilt(insert(_CASE_EVENTS),
+                          ["case_id", "at", "actor", "kind", "from_status", "to_status", "note", "details"])
 
 
 def _write_events(session: Session, case: Case, rows: list[dict[str, Any]]) -> None:
     """Insert several events of one case in one statement (their audit is the caller's)."""
     if rows:
         session.flush()
-        session.connection().execute(_INSERT_EVENTS, [{**r, "case_id": case.id} for r in rows])
+        _INSERT_EVENTS.run_many(session.connection(), [{**r, "case_id": case.id} for r in rows])
 
 
 def _record(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.datetime | None = None,
@@ -175,7 +177,7 @@ def _record(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.dat
                  details=_audit_details(from_status, to_status, details))
 
 
-_INSERT_RETURNING_ID: dict[str, Any] = {}
+_INSERT_RETURNING_ID: dict[tuple[str, tuple[str, ...]], Prebuilt] = {}
 RowT = TypeVar("RowT", bound=Base)
 
 
@@ -187,12 +189,13 @@ def insert_row(session: Session, obj: RowT) -> RowT:
     Columns not set on ``obj`` take their defaults in the row and are expired on ``obj`` (read again if used);
     later changes to ``obj`` are flushed as usual."""
     table = obj.metadata.tables[obj.__tablename__]
-    stmt = _INSERT_RETURNING_ID.get(table.name)
-    if stmt is None:
-        stmt = _INSERT_RETURNING_ID.setdefault(table.name, insert(table).returning(table.c.id))
     values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
+    key = (table.name, tuple(values))
+    stmt = _INSERT_RETURNING_ID.get(key)
+    if stmt is None:
+        stmt = _INSERT_RETURNING_ID.setdefault(key, Prebuilt(insert(table).returning(table.c.id), values))
     session.flush()
-    obj.id = session.connection().execute(stmt, values).scalar_one()  # type: ignore[attr-defined]
+    obj.id = stmt.rows(session.connection(), values)[0][0]  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
@@ -458,15 +461,14 @@ def _find_params(patient_id: int, reason: str, started_at: dt.datetime, window_d
 
 
 # a contact without a case id: the patient's facts and the id of the case it joins, in one round trip
-_PATIENT_AND_CASE = (select(_P.home_facility_id, _P.preferred_language, _FIND_CASE.scalar_subquery())
-                     .where(_P.id == bindparam("patient_id")))
+_PATIENT_AND_CASE = Prebuilt(select(_P.home_facility_id, _P.preferred_language, _FIND_CASE.scalar_subquery())
+                             .where(_P.id == bindparam("patient_id")))
 
 
 def _patient_and_case(session: Session, patient_id: int, reason: str, started_at: dt.datetime,
                       window_days: int) -> tuple[_PatientFacts, Case | None]:
     session.flush()
-    row = session.connection().execute(_PATIENT_AND_CASE,
-                                       _find_params(patient_id, reason, started_at, window_days)).first()
+    row = _PATIENT_AND_CASE.first(session.connection(), _find_params(patient_id, reason, started_at, window_days))
     if row is None:
         raise NotFound("patient", patient_id)
     return _PatientFacts(patient_id, row[0], row[1] or "en"), None if row[2] is None else session.get(Case, row[2])

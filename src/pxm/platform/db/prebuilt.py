@@ -1,0 +1,149 @@
+"""Statements compiled once and run straight on the DB-API cursor: for the few that every contact runs.
+
+``Connection.execute`` builds an execution context, a cursor wrapper and a result object around each
+statement: about 30-60 microseconds of Python per call, more than SQLite itself takes for a one-row
+INSERT. The service desk's hot path runs about a dozen statements per contact, all fixed in shape, so
+:class:`Prebuilt` compiles each once per dialect (SQL text, parameter order, the types' bind and result
+processors) and then only converts the parameters, executes and converts the rows.
+
+What it keeps of ``Connection.execute``: the transaction (it runs on the connection SQLAlchemy began, so
+SQLite's writer lock and PostgreSQL's transaction are the usual ones), the engine's ``before_cursor_execute``
+and ``after_cursor_execute`` events (the audit chain's read-your-writes hook, statement counters), the type
+conversions, and errors: a DB-API error is raised as SQLAlchemy's exception (``IntegrityError`` and so on)
+and a lost connection is invalidated. What it drops: statement logging (``echo``) and the execution context
+(event listeners are given ``None`` for it). Use it only for statements built once at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    compiled: SQLCompiler
+    sql: str
+    names: tuple[str, ...]  # the bind names in the SQL (in order, for a positional paramstyle)
+    positional: bool
+    constants: dict[str, Any]  # the items of literal IN lists, each rendered as its own parameter
+    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # bind name -> the type's processor
+    results: tuple[Callable[[Any], Any] | None, ...] | None  # per result column; None: no rows
+
+    def args(self, params: Params) -> Any:
+        full = self.compiled.construct_params(params)
+        if self.constants:
+            full.update(self.constants)
+        for name, proc in self.binds:
+            full[name] = proc(full[name])
+        if self.positional:
+            return tuple(full[n] for n in self.names)
+        return {n: full[n] for n in self.names}
+
+
+def _compile(stmt: ClauseElement, dialect: Dialect, keys: list[str] | None) -> _Compiled:
+    compiled = stmt.compile(dialect=dialect, column_keys=keys)
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.escaped_bind_names:
+        raise TypeError(f"Prebuilt needs plain bind names: {sorted(compiled.escaped_bind_names)}")
+    for bp in compiled.post_compile_params:
+        if bp.required or bp.callable is not None:
+            raise TypeError(f"Prebuilt renders only literal IN lists, not a parameter given later ({bp.key})")
+    # Literal IN lists are rendered once, as SQLAlchemy does on each execution; the other parameters do not
+    # change the SQL, so placeholders stand in for them here.
+    state = compiled.construct_expanded_state({name: None for name, bp in compiled.binds.items() if bp.required})
+    expanded = {n for names in state.parameter_expansion.values() for n in names}
+    names = tuple(state.positiontup) if compiled.positional and state.positiontup is not None \
+        else tuple(n for n in state.parameters if n not in state.parameter_expansion)
+    binds: list[tuple[str, Callable[[Any], Any]]] = []
+    # the types' processors: the statement's own, and those of the items of the expanded IN lists
+    for name, proc in [*compiled._bind_processors.items(), *state.processors.items()]:
+        if name not in names or name in state.parameter_expansion:
+            continue
+        if not callable(proc):
+            raise TypeError(f"Prebuilt does not handle tuple parameters ({name})")
+        binds.append((name, proc))
+    results = None
+    if compiled._result_columns:
+        results = tuple(col[3]._cached_result_processor(dialect, None) for col in compiled._result_columns)
+    return _Compiled(compiled, state.statement, names, compiled.positional,
+                     {n: state.parameters[n] for n in expanded}, tuple(binds), results)
+
+
+class Prebuilt:
+    """A statement built once; ``rows``, ``first``, ``run`` and ``run_many`` execute it on ``conn``'s cursor.
+
+    ``keys``: for an INSERT without ``.values()``, the columns given (as ``Connection.execute`` would take
+    from the first parameter set).
+    """
+
+    def __init__(self, stmt: ClauseElement, keys: Iterable[str] | None = None) -> None:
+        self.stmt = stmt
+        self.keys = list(keys) if keys is not None else None
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect.setdefault(dialect.name, _compile(self.stmt, dialect, self.keys))
+        return found
+
+    def rows(self, conn: Connection, params: Params | None = None) -> list[tuple[Any, ...]]:
+        """Execute once; the result rows (converted by the column types), [] for a statement without rows."""
+        return self._execute(conn, [params or {}], many=False)
+
+    def first(self, conn: Connection, params: Params | None = None) -> tuple[Any, ...] | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+    def run(self, conn: Connection, params: Params | None = None) -> None:
+        """Execute once, for its effect."""
+        self._execute(conn, [params or {}], many=False)
+
+    def run_many(self, conn: Connection, param_sets: Sequence[Params]) -> None:
+        """Execute for each parameter set (``executemany``; no rows)."""
+        if param_sets:
+            self._execute(conn, param_sets, many=len(param_sets) > 1)
+
+    def _execute(self, conn: Connection, param_sets: Sequence[Params], *, many: bool) -> list[tuple[Any, ...]]:
+        c = self._for(conn.dialect)
+        args: Any = [c.args(p) for p in param_sets] if many else c.args(param_sets[0])
+        dbapi_conn = conn.connection.dbapi_connection
+        assert dbapi_conn is not None
+        cursor = dbapi_conn.cursor()
+        events = conn._has_events or conn.engine._has_events
+        sql = c.sql
+        try:
+            if events:
+                for fn in conn.dispatch.before_cursor_execute:
+                    out = fn(conn, cursor, sql, args, None, many)
+                    if out is not None:  # retval listeners may rewrite the statement
+                        sql, args = out
+            if many:
+                cursor.executemany(sql, args)
+            else:
+                cursor.execute(sql, args)
+            rows: list[tuple[Any, ...]] = []
+            if c.results is not None and cursor.description is not None:
+                procs = c.results
+                rows = [tuple(v if p is None else p(v) for p, v in zip(procs, raw, strict=True))
+                        for raw in cursor.fetchall()]
+            if events:
+                for fn in conn.dispatch.after_cursor_execute:
+                    fn(conn, cursor, sql, args, None, many)
+            return rows
+        except conn.dialect.loaded_dbapi.Error as e:
+            if conn.dialect.is_disconnect(e, dbapi_conn, cursor):
+                conn.invalidate(e)
+            raise exc.DBAPIError.instance(sql, args, e, conn.dialect.loaded_dbapi.Error,
+                                          dialect=conn.dialect) from e
+        finally:
+            cursor.close()

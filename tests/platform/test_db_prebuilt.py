@@ -1,0 +1,106 @@
+"""Prebuilt statements run on the DB-API cursor but behave as Connection.execute does: same values back, same
+errors, same engine events, and the transaction they run in is the caller's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    exc,
+    insert,
+    select,
+)
+
+from pxm.platform.db.base import UTCDateTime
+from pxm.platform.db.prebuilt import Prebuilt
+
+META = MetaData()
+ITEMS = Table(
+    "prebuilt_items", META,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(20), nullable=False, unique=True),
+    Column("status", String(10), nullable=False),
+    Column("at", UTCDateTime, nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("done", Boolean, nullable=False),
+)
+KEYS = ["code", "status", "at", "details", "done"]
+INSERT = Prebuilt(insert(ITEMS).returning(ITEMS.c.id), KEYS)
+INSERT_MANY = Prebuilt(insert(ITEMS), KEYS)
+OPEN_SINCE = Prebuilt(select(ITEMS.c.code, ITEMS.c.at, ITEMS.c.details, ITEMS.c.done)
+                      .where(ITEMS.c.status.in_(["new", "open"]), ITEMS.c.at >= bindparam("since"))
+                      .order_by(ITEMS.c.code))
+AT = dt.datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def conn(connection: Connection) -> Connection:
+    META.create_all(connection)  # inside the test's transaction: rolled back with it
+    return connection
+
+
+def _row(code: str, status: str, at: dt.datetime | None, done: bool = False) -> dict[str, Any]:
+    return {"code": code, "status": status, "at": at, "details": {"reason": "billing", "n": [1, 2]}, "done": done}
+
+
+def test_values_go_in_and_come_back_as_with_connection_execute(conn: Connection) -> None:
+    new_id = INSERT.rows(conn, _row("a", "new", AT, done=True))[0][0]
+    later = AT + dt.timedelta(hours=2)
+    INSERT_MANY.run_many(conn, [_row("b", "open", later), _row("c", "closed", later), _row("d", "new", None)])
+    got = OPEN_SINCE.rows(conn, {"since": AT})
+    assert got == [("a", AT, {"reason": "billing", "n": [1, 2]}, True),
+                   ("b", later, {"reason": "billing", "n": [1, 2]}, False)]
+    assert got[0][1].tzinfo is not None  # aware UTC, as UTCDateTime gives through the ORM
+    core = conn.execute(OPEN_SINCE.stmt, {"since": AT}).all()
+    assert [tuple(r) for r in core] == got
+    assert conn.execute(select(ITEMS.c.id).where(ITEMS.c.code == "a")).scalar_one() == new_id
+    assert OPEN_SINCE.first(conn, {"since": later + dt.timedelta(seconds=1)}) is None
+
+
+def test_a_constraint_violation_is_sqlalchemys_error_and_keeps_earlier_rows(conn: Connection) -> None:
+    INSERT.rows(conn, _row("a", "new", AT))
+    savepoint = conn.begin_nested()
+    with pytest.raises(exc.IntegrityError) as caught:
+        INSERT.rows(conn, _row("a", "open", AT))
+    savepoint.rollback()
+    assert "prebuilt_items" in str(caught.value) or "code" in str(caught.value)
+    assert conn.execute(select(ITEMS.c.status)).scalars().all() == ["new"]
+
+
+def test_a_missing_parameter_is_named(conn: Connection) -> None:
+    with pytest.raises(exc.InvalidRequestError, match="since"):
+        OPEN_SINCE.rows(conn, {})
+
+
+def test_engine_events_see_each_statement(conn: Connection) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def on_execute(_c: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool) -> None:
+        seen.append((statement.split()[0], many))
+
+    event.listen(conn.engine, "before_cursor_execute", on_execute)
+    try:
+        INSERT.rows(conn, _row("a", "new", AT))
+        INSERT_MANY.run_many(conn, [_row("b", "new", AT), _row("c", "new", AT)])
+        OPEN_SINCE.rows(conn, {"since": AT})
+    finally:
+        event.remove(conn.engine, "before_cursor_execute", on_execute)
+    assert seen == [("INSERT", False), ("INSERT", True), ("SELECT", False)]
+
+
+def test_an_in_list_given_at_run_time_is_refused(conn: Connection) -> None:
+    stmt = Prebuilt(select(ITEMS.c.id).where(ITEMS.c.status.in_(bindparam("statuses", expanding=True))))
+    with pytest.raises(TypeError, match="statuses"):
+        stmt.rows(conn, {"statuses": ["new"]})
