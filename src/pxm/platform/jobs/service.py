@@ -21,11 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.db.base import utcnow
+from pxm.platform.db.prebuilt import Prebuilt
 from pxm.platform.jobs.models import Job
 
 log = logging.getLogger("pxm.jobs")
@@ -97,13 +98,23 @@ class NewJob:
 
 
 _JOBS = Job.metadata.tables[Job.__tablename__]
-# one prebuilt statement per dialect (building it per call costs more than running it)
-_INSERT_NEW_JOBS = {
-    "sqlite": sqlite.insert(_JOBS).on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
-    .returning(_JOBS.c.id),
-    "postgresql": postgresql.insert(_JOBS).on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
-    .returning(_JOBS.c.id),
-}
+_JOB_KEYS = ("kind", "payload", "dedupe_key", "status", "attempts", "max_attempts", "run_after", "created_at")
+_INSERT_DIALECTS: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# one prebuilt statement per dialect and number of rows (a contact schedules two SLA checks, say): a
+# multi-row INSERT with a parameter per row and column, run on the cursor (see ``Prebuilt``)
+_INSERT_NEW_JOBS: dict[tuple[str, int], Prebuilt] = {}
+
+
+def _insert_new_jobs(dialect: str, n: int) -> Prebuilt | None:
+    found = _INSERT_NEW_JOBS.get((dialect, n))
+    if found is None:
+        make = _INSERT_DIALECTS.get(dialect)
+        if make is None:
+            return None
+        rows = [{k: bindparam(f"{k}_{i}", type_=_JOBS.c[k].type) for k in _JOB_KEYS} for i in range(n)]
+        stmt = make(_JOBS).values(rows).on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
+        found = _INSERT_NEW_JOBS.setdefault((dialect, n), Prebuilt(stmt.returning(_JOBS.c.id)))
+    return found
 
 
 def enqueue_many(session: Session, new: Sequence[NewJob]) -> list[int]:
@@ -114,15 +125,18 @@ def enqueue_many(session: Session, new: Sequence[NewJob]) -> list[int]:
     """
     if not new:
         return []
-    stmt = _INSERT_NEW_JOBS.get(session.get_bind().dialect.name)
+    stmt = _insert_new_jobs(session.get_bind().dialect.name, len(new))
     if stmt is None:
         return [enqueue(session, j.kind, j.payload, dedupe_key=j.dedupe_key, run_after=j.run_after,
                         max_attempts=j.max_attempts).id for j in new]
     now = utcnow()
-    rows = [{"kind": j.kind, "payload": j.payload, "dedupe_key": j.dedupe_key, "status": "pending", "attempts": 0,
-             "max_attempts": j.max_attempts, "run_after": j.run_after or now, "created_at": now} for j in new]
+    params: dict[str, Any] = {}
+    for i, j in enumerate(new):
+        params.update({f"kind_{i}": j.kind, f"payload_{i}": j.payload, f"dedupe_key_{i}": j.dedupe_key,
+                       f"status_{i}": "pending", f"attempts_{i}": 0, f"max_attempts_{i}": j.max_attempts,
+                       f"run_after_{i}": j.run_after or now, f"created_at_{i}": now})
     session.flush()
-    ids = [int(i) for i in session.connection().execute(stmt, rows).scalars()]
+    ids = [int(r[0]) for r in stmt.rows(session.connection(), params)]
     session.info.setdefault("pxm_new_jobs", []).extend(ids)
     return ids
 
