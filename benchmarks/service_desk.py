@@ -16,7 +16,9 @@
    row (no auth, audit, case or routing) on the same database engine; the ratio is PXM's overhead.
    ``--workers N`` runs both servers as N uvicorn worker processes (as ``pxm serve --workers N`` does).
    "server CPU" is the CPU time of the server processes per measured request (from /proc): load from other
-   programs on the machine inflates it far less than the wall-clock figures.
+   programs on the machine inflates it far less than the wall-clock figures. On PostgreSQL "db CPU" is the same
+   for the local PostgreSQL server's processes (all of them, so other databases' work would count too): it
+   runs on the same 2 cores.
 2. **Routing decision** with 200 agents and 5,000 open cases: the pure engine (index build + decision), the
    snapshot + decision as ``route_case`` does it (``plan_route``: the routing lock on PostgreSQL, one query for
    the agents who have the case's reason and language with their open-case load and last routing, the
@@ -239,6 +241,31 @@ def _server_cpu(pid: int) -> float:
     return total
 
 
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by the processes named ``postgres`` (the local server and its backends)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, rest = stat.read_text().rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _cpu(pid: int, url: str) -> tuple[float, float]:
+    return _server_cpu(pid), _postgres_cpu() if url.startswith("postgresql") else 0.0
+
+
+def _cpu_per_request(out: dict[str, Any], pid: int, url: str, before: tuple[float, float], requests: int) -> None:
+    after = _cpu(pid, url)
+    out["server_cpu_ms"] = 1000 * (after[0] - before[0]) / requests
+    if url.startswith("postgresql"):
+        out["db_cpu_ms"] = 1000 * (after[1] - before[1]) / requests
+
+
 def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: int,
                workers: int = 1, client: str = "raw") -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -248,9 +275,9 @@ def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: i
     try:
         auth = {"Authorization": f"Bearer {token}"}
         _load(base, auth, ids, 200, concurrency, seed=1, client=client)  # warm-up
-        cpu = _server_cpu(proc.pid)
+        cpu = _cpu(proc.pid, url)
         out["pxm"] = _load(base, auth, ids, requests, concurrency, seed=2, client=client)
-        out["pxm"]["server_cpu_ms"] = 1000 * (_server_cpu(proc.pid) - cpu) / requests
+        _cpu_per_request(out["pxm"], proc.pid, url, cpu, requests)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -258,10 +285,10 @@ def bench_http(url: str, key_dir: Path, tmp: Path, requests: int, concurrency: i
     proc, base = _start("peer", url, key_dir, tmp / "peer-server.log", workers)
     try:
         _load(base, {}, list(range(1, 2001)), 200, concurrency, seed=1, client=client)
-        cpu = _server_cpu(proc.pid)
+        cpu = _cpu(proc.pid, url)
         out["peer"] = _load(base, {}, list(range(1, 2001)), requests, concurrency, seed=2,
                             client=client)
-        out["peer"]["server_cpu_ms"] = 1000 * (_server_cpu(proc.pid) - cpu) / requests
+        _cpu_per_request(out["peer"], proc.pid, url, cpu, requests)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -398,7 +425,8 @@ def main() -> None:
                     print(f"POST /api/v1/contacts {name:10s} {who:4s} {m['requests']} req, c={args.concurrency}, "
                           f"workers={args.workers}, {args.client} client: "
                           f"{m['rps']:7.1f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:6.1f} ms  "
-                          f"server CPU {m['server_cpu_ms']:5.1f} ms/req", flush=True)
+                          f"server CPU {m['server_cpu_ms']:5.1f} ms/req"
+                          + (f"  db CPU {m['db_cpu_ms']:4.1f} ms/req" if "db_cpu_ms" in m else ""), flush=True)
                 print(f"  PXM / peer throughput: {h['ratio_rps']:.2f}", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
