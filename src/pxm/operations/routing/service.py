@@ -55,7 +55,7 @@ SWEEP_KIND = "routing.sweep_queue"
 KNOBS_TTL = 5.0  # seconds
 ROUTING_LOCK_KEY = 0x5058_4D52  # PostgreSQL advisory lock key ("PXMR")
 _LOCKED = "pxm_routing_locked"
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK = Prebuilt(text("SELECT pg_advisory_xact_lock(:key)"))
 _OPEN = [s.value for s in OPEN_STATUSES]
 _DEFAULTS = RoutingSettings(id=1, step1_after_seconds=120, step2_after_seconds=300, sweep_interval_seconds=30,
                             sweep_batch=500)
@@ -150,7 +150,7 @@ def lock_routing(session: Session) -> None:
     tx = session.get_transaction()
     if session.get_bind().dialect.name != "postgresql" or (tx is not None and session.info.get(_LOCKED) is tx):
         return
-    session.execute(_LOCK, {"key": ROUTING_LOCK_KEY})
+    _LOCK.run(session.connection(), {"key": ROUTING_LOCK_KEY})
     session.info[_LOCKED] = session.get_transaction()
 
 
