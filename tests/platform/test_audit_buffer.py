@@ -196,3 +196,17 @@ def test_concurrent_committers_keep_the_chain_intact(committed_db_url):
             assert got == list(range(got[0], got[0] + per_tx))
     finally:
         engine.dispose()
+
+
+def test_small_and_large_batches_both_extend_the_chain_and_move_the_head(session_factory, db):
+    # On PostgreSQL up to 8 events are written with the head in one statement, more in two; SQLite always two.
+    base = _last_seq(db)
+    for n in (1, 8, 9, 30):
+        with session_factory() as s:
+            for i in range(n):
+                record(s, ACTOR, f"buf.batch{n}", "thing", i, details={"i": i})
+            s.commit()
+    assert _actions_after(db, base) == [f"buf.batch{n}" for n in (1, 8, 9, 30) for _ in range(n)]
+    head = db.execute(text("SELECT last_seq FROM audit_head WHERE id = 1")).scalar_one()
+    assert head == base + 48
+    assert verify_chain(db).intact
