@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Integer, text
 
 from pxm.platform.db import make_engine
 from pxm.platform.db.engine import WriterGate
@@ -123,7 +123,7 @@ def test_writes_still_work_when_the_lock_file_cannot_be_opened(tmp_path, caplog)
 
 _WRITER = """
 import sys
-from sqlalchemy import text
+from sqlalchemy import Integer, text
 from pxm.platform.db import make_engine
 engine = make_engine(sys.argv[1])
 for i in range(int(sys.argv[3])):
@@ -149,11 +149,13 @@ def test_writers_in_several_processes_all_commit_one_at_a_time(tmp_path):
     engine.dispose()
 
 
-def test_reads_first_reads_the_last_commit_while_another_transaction_holds_the_writer(tmp_path):
+def test_read_first_reads_the_last_commit_while_another_transaction_holds_the_writer(tmp_path):
     from sqlalchemy.orm import Session
 
-    from pxm.platform.db.engine import reads_first
+    from pxm.platform.db.engine import read_first
+    from pxm.platform.db.prebuilt import Prebuilt
 
+    count = Prebuilt(text("SELECT count(*) AS n FROM t").columns(n=Integer))
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
@@ -164,21 +166,22 @@ def test_reads_first_reads_the_last_commit_while_another_transaction_holds_the_w
 
         def read() -> None:
             with Session(engine) as s:
-                with reads_first(s):
-                    seen.append(s.execute(text("SELECT count(*) FROM t")).scalar_one())
-                seen.append(s.in_transaction())  # the read transaction ended with the block
+                seen.append(read_first(s, count, {}))
+                seen.append(s.in_transaction())  # the read left the session without a transaction
 
         t = threading.Thread(target=read)
         t.start()
-        t.join(10)  # without reads_first the reader would queue behind the writer (30 s)
+        t.join(10)  # a read inside a session transaction would queue behind the writer (30 s)
         assert not t.is_alive()
-    assert seen == [1, False]  # the last commit, not the open transaction's row
-    # after the block the same session writes in a transaction of its own
+    assert seen == [(1,), False]  # the last commit, not the open transaction's row
+    # after the read the same session writes in a transaction of its own
     with Session(engine) as s:
-        with reads_first(s):
-            s.execute(text("SELECT 1"))
+        assert read_first(s, count, {}) == (2,)
         s.execute(text("INSERT INTO t VALUES (3)"))
         s.commit()
+        s.execute(text("INSERT INTO t VALUES (4)"))
+        assert read_first(s, count, {}) == (4,)  # inside a transaction: its own uncommitted row counts
+        s.rollback()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 3
     engine.dispose()

@@ -19,7 +19,7 @@ from pxm.platform.auth.models import ApiToken, User, WebSession
 from pxm.platform.auth.permissions import Role
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.engine import reads_first
+from pxm.platform.db.engine import read_first
 from pxm.platform.db.prebuilt import Prebuilt
 from pxm.platform.http.errors import APIError, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
@@ -175,8 +175,7 @@ def api_token_owner(session: Session, secret: str) -> TokenOwner | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     session.flush()  # what the ORM would do before a query: pending changes are visible
-    with reads_first(session):
-        row = _TOKEN_OWNER.first(session.connection(), {"token_hash": sha256(secret)})
+    row = read_first(session, _TOKEN_OWNER, {"token_hash": sha256(secret)})
     if row is None:
         return None
     token_id, revoked_at, expires_at, last_used_at, user_id, username, role, active = row

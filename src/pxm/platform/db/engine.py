@@ -9,13 +9,14 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from pxm.platform.db.prebuilt import Prebuilt
 
 log = logging.getLogger("pxm.db")
 
@@ -134,29 +135,21 @@ class ProcessLock:
         self._fd, self._pid = -1, 0
 
 
-READ_ONLY = "pxm_read_only"
-
-
-@contextmanager
-def reads_first(session: Session) -> Iterator[None]:
-    """Run a request's first reads (authentication, say) outside SQLite's single writer.
+def read_first(session: Session, stmt: Prebuilt, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The first row of one prebuilt read (an API token's owner, say), outside SQLite's single writer.
 
     On SQLite every transaction of a session takes the writer (``BEGIN IMMEDIATE``), so a request that
-    authenticates, goes back to the event loop and only then does its work would hold the writer all that
-    time. When the session has no transaction yet, the reads in this block run in their own deferred
-    (read-only) transaction, which ends with the block; the request's writes begin a fresh one. Only reads
-    belong inside. On other databases, inside a transaction, or on a session bound to a connection (the
-    tests' savepoint sessions), the block runs as it is.
+    authenticated inside its transaction would hold the writer while it did. When the session has no
+    transaction yet, the statement runs on a pooled connection of its own with no transaction at all (SQLite's
+    autocommit: the one statement reads the last commit and waits for no writer), and the session stays
+    without one; its writes begin their own. On other databases, inside a transaction, or on a session bound
+    to a connection (the tests' savepoint sessions), it runs in the session's transaction.
     """
     bind = session.get_bind()
     if not isinstance(bind, Engine) or bind.dialect.name != "sqlite" or session.in_transaction():
-        yield
-        return
-    session.connection(execution_options={READ_ONLY: True})
-    try:
-        yield
-    finally:
-        session.rollback()  # ends the read transaction; nothing was written in it
+        return stmt.first(session.connection(), params)
+    with bind.connect() as conn:  # Prebuilt runs on the cursor, so SQLAlchemy begins no transaction here
+        return stmt.first(conn, params)
 
 
 def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
@@ -194,9 +187,6 @@ def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")  # a WAL reader: sees the last commit, waits for no writer
-            return
         raw = conn.connection.dbapi_connection
         if gate.acquire():
             holders.add(id(raw))
