@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 from pxm.platform.db.base import UTCDateTime
-from pxm.platform.db.prebuilt import Prebuilt
+from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
 
 META = MetaData()
 ITEMS = Table(
@@ -104,3 +104,11 @@ def test_an_in_list_given_at_run_time_is_refused(conn: Connection) -> None:
     stmt = Prebuilt(select(ITEMS.c.id).where(ITEMS.c.status.in_(bindparam("statuses", expanding=True))))
     with pytest.raises(TypeError, match="statuses"):
         stmt.rows(conn, {"statuses": ["new"]})
+
+
+def test_insert_returning_id_takes_the_columns_given(conn: Connection) -> None:
+    first = insert_returning_id(conn, ITEMS, _row("a", "new", AT))
+    second = insert_returning_id(conn, ITEMS, {"code": "b", "status": "open", "details": {}, "done": False})
+    assert second > first
+    got = conn.execute(select(ITEMS.c.id, ITEMS.c.code, ITEMS.c.at).order_by(ITEMS.c.id)).all()
+    assert [tuple(r) for r in got] == [(first, "a", AT), (second, "b", None)]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, insert, select, text
+from sqlalchemy import Text, bindparam, cast, func, select, text
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Prebuilt
+from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
 from pxm.platform.http.errors import APIError, BadRequest
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -291,14 +291,12 @@ def _decision_values(actor: Actor, case: Case, decision: Decision, req: Requirem
 
 
 _DECISIONS = RoutingDecision.metadata.tables[RoutingDecision.__tablename__]
-_INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
 
 
 def _insert_decision(session: Session, actor: Actor, case: Case, decision: Decision, req: Requirements,
                      kind: str) -> int:
     session.flush()
-    return int(session.connection().execute(
-        _INSERT_DECISION, _decision_values(actor, case, decision, req, kind)).scalar_one())
+    return insert_returning_id(session.connection(), _DECISIONS, _decision_values(actor, case, decision, req, kind))
 
 
 def _store(session: Session, actor: Actor, case: Case, decision: Decision, req: Requirements, kind: str,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exc
+from sqlalchemy import Connection, Table, exc, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -147,3 +147,15 @@ class Prebuilt:
                                           dialect=conn.dialect) from e
         finally:
             cursor.close()
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], Prebuilt] = {}
+
+
+def insert_returning_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """``INSERT INTO table (the keys of values) VALUES (...) RETURNING id``, prebuilt per table and key set."""
+    key = (table.name, tuple(values))
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = _INSERTS.setdefault(key, Prebuilt(insert(table).returning(table.c.id), values))
+    return int(stmt.rows(conn, values)[0][0])

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import Base, utcnow
-from pxm.platform.db.prebuilt import Prebuilt
+from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -177,7 +177,6 @@ def _record(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.dat
                  details=_audit_details(from_status, to_status, details))
 
 
-_INSERT_RETURNING_ID: dict[tuple[str, tuple[str, ...]], Prebuilt] = {}
 RowT = TypeVar("RowT", bound=Base)
 
 
@@ -190,12 +189,8 @@ def insert_row(session: Session, obj: RowT) -> RowT:
     later changes to ``obj`` are flushed as usual."""
     table = obj.metadata.tables[obj.__tablename__]
     values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
-    key = (table.name, tuple(values))
-    stmt = _INSERT_RETURNING_ID.get(key)
-    if stmt is None:
-        stmt = _INSERT_RETURNING_ID.setdefault(key, Prebuilt(insert(table).returning(table.c.id), values))
     session.flush()
-    obj.id = stmt.rows(session.connection(), values)[0][0]  # type: ignore[attr-defined]
+    obj.id = insert_returning_id(session.connection(), table, values)  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
