@@ -36,7 +36,7 @@ class _Compiled:
     positional: bool
     constants: dict[str, Any]  # the items of literal IN lists, each rendered as its own parameter
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # bind name -> the type's processor
-    results: tuple[Callable[[Any], Any] | None, ...] | None  # per result column; None: no rows
+    result_types: tuple[Any, ...] | None  # the type of each result column; None: no rows
 
     def args(self, params: Params) -> Any:
         full = self.compiled.construct_params(params)
@@ -71,11 +71,9 @@ def _compile(stmt: ClauseElement, dialect: Dialect, keys: list[str] | None) -> _
         if not callable(proc):
             raise TypeError(f"Prebuilt does not handle tuple parameters ({name})")
         binds.append((name, proc))
-    results = None
-    if compiled._result_columns:
-        results = tuple(col[3]._cached_result_processor(dialect, None) for col in compiled._result_columns)
+    result_types = tuple(col[3] for col in compiled._result_columns) if compiled._result_columns else None
     return _Compiled(compiled, state.statement, names, compiled.positional,
-                     {n: state.parameters[n] for n in expanded}, tuple(binds), results)
+                     {n: state.parameters[n] for n in expanded}, tuple(binds), result_types)
 
 
 class Prebuilt:
@@ -89,6 +87,9 @@ class Prebuilt:
         self.stmt = stmt
         self.keys = list(keys) if keys is not None else None
         self._by_dialect: dict[str, _Compiled] = {}
+        # per dialect: the result processors, made from the driver's column types on the first run (as Core
+        # does for each result: some types convert by what the driver returns)
+        self._results: dict[str, tuple[Callable[[Any], Any] | None, ...]] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
@@ -132,8 +133,12 @@ class Prebuilt:
             else:
                 cursor.execute(sql, args)
             rows: list[tuple[Any, ...]] = []
-            if c.results is not None and cursor.description is not None:
-                procs = c.results
+            if c.result_types is not None and cursor.description is not None:
+                procs = self._results.get(conn.dialect.name)
+                if procs is None:
+                    procs = self._results.setdefault(conn.dialect.name, tuple(
+                        t._cached_result_processor(conn.dialect, d[1])
+                        for t, d in zip(c.result_types, cursor.description, strict=True)))
                 rows = [tuple(v if p is None else p(v) for p, v in zip(procs, raw, strict=True))
                         for raw in cursor.fetchall()]
             if events:
