@@ -21,11 +21,13 @@ from sqlalchemy import (
     exc,
     insert,
     select,
+    update,
 )
 
 from pxm.platform.db.base import UTCDateTime
 from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
 
+STAMP = dt.datetime(2026, 4, 2, 8, 0, tzinfo=dt.UTC)
 META = MetaData()
 ITEMS = Table(
     "prebuilt_items", META,
@@ -35,6 +37,9 @@ ITEMS = Table(
     Column("at", UTCDateTime, nullable=True),
     Column("details", JSON, nullable=False),
     Column("done", Boolean, nullable=False),
+    Column("kind", String(10), nullable=True, default="plain"),
+    Column("created_at", UTCDateTime, nullable=True, default=lambda: STAMP),
+    Column("updated_at", UTCDateTime, nullable=True, onupdate=lambda: STAMP),
 )
 KEYS = ["code", "status", "at", "details", "done"]
 INSERT = Prebuilt(insert(ITEMS).returning(ITEMS.c.id), KEYS)
@@ -112,3 +117,14 @@ def test_insert_returning_id_takes_the_columns_given(conn: Connection) -> None:
     assert second > first
     got = conn.execute(select(ITEMS.c.id, ITEMS.c.code, ITEMS.c.at).order_by(ITEMS.c.id)).all()
     assert [tuple(r) for r in got] == [(first, "a", AT), (second, "b", None)]
+
+
+def test_columns_left_out_take_their_python_defaults(conn: Connection) -> None:
+    # kind, created_at (INSERT) and updated_at (UPDATE) are nullable: a missed default would be a silent NULL
+    insert_returning_id(conn, ITEMS, _row("a", "new", AT))
+    insert_returning_id(conn, ITEMS, {**_row("b", "new", AT), "kind": "urgent", "created_at": AT})
+    Prebuilt(update(ITEMS).where(ITEMS.c.code == bindparam("c")).values(status=bindparam("s"))).run(
+        conn, {"c": "a", "s": "open"})
+    got = conn.execute(select(ITEMS.c.code, ITEMS.c.status, ITEMS.c.kind, ITEMS.c.created_at, ITEMS.c.updated_at)
+                       .order_by(ITEMS.c.code)).all()
+    assert [tuple(r) for r in got] == [("a", "open", "plain", STAMP, STAMP), ("b", "new", "urgent", AT, None)]

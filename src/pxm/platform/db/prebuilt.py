@@ -28,25 +28,56 @@ from sqlalchemy.sql.elements import ClauseElement
 Params = Mapping[str, Any]
 
 
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One parameter of the SQL, in order: where its value comes from and the type's processor."""
+
+    name: str
+    proc: Callable[[Any], Any] | None
+    fixed: Any = _REQUIRED  # a literal of the statement, an item of a literal IN list, or a scalar column default
+    make: Callable[[Any], Any] | None = None  # a Python-side column default computed per execution
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    compiled: SQLCompiler
     sql: str
-    names: tuple[str, ...]  # the bind names in the SQL (in order, for a positional paramstyle)
+    slots: tuple[_Slot, ...]
     positional: bool
-    constants: dict[str, Any]  # the items of literal IN lists, each rendered as its own parameter
-    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # bind name -> the type's processor
     result_types: tuple[Any, ...] | None  # the type of each result column; None: no rows
 
     def args(self, params: Params) -> Any:
-        full = self.compiled.construct_params(params)
-        if self.constants:
-            full.update(self.constants)
-        for name, proc in self.binds:
-            full[name] = proc(full[name])
+        values = []
+        for slot in self.slots:
+            if slot.name in params:
+                value = params[slot.name]
+            elif slot.make is not None:
+                value = slot.make(None)  # SQLAlchemy wraps a no-argument default to take a context
+            elif slot.fixed is not _REQUIRED:
+                value = slot.fixed
+            else:
+                raise exc.InvalidRequestError(f"A value is required for bind parameter {slot.name!r}")
+            values.append(value if slot.proc is None else slot.proc(value))
         if self.positional:
-            return tuple(full[n] for n in self.names)
-        return {n: full[n] for n in self.names}
+            return tuple(values)
+        return {slot.name: v for slot, v in zip(self.slots, values, strict=True)}
+
+
+def _defaults(compiled: SQLCompiler) -> dict[str, _Slot]:
+    """Python-side column defaults (INSERT) and onupdate values (UPDATE) for the columns a caller leaves out."""
+    out: dict[str, _Slot] = {}
+    for columns, attr in ((compiled.insert_prefetch, "default"), (compiled.update_prefetch, "onupdate")):
+        for col in columns:
+            default = getattr(col, attr)
+            if default is not None and default.is_scalar:
+                out[col.key] = _Slot(col.key, None, fixed=default.arg)
+            elif default is not None and default.is_callable:
+                out[col.key] = _Slot(col.key, None, make=default.arg)
+            else:
+                raise TypeError(f"Prebuilt does not compute the default of {col.key}; pass a value")
+    return out
 
 
 def _compile(stmt: ClauseElement, dialect: Dialect, keys: list[str] | None) -> _Compiled:
@@ -60,20 +91,26 @@ def _compile(stmt: ClauseElement, dialect: Dialect, keys: list[str] | None) -> _
     # Literal IN lists are rendered once, as SQLAlchemy does on each execution; the other parameters do not
     # change the SQL, so placeholders stand in for them here.
     state = compiled.construct_expanded_state({name: None for name, bp in compiled.binds.items() if bp.required})
-    expanded = {n for names in state.parameter_expansion.values() for n in names}
     names = tuple(state.positiontup) if compiled.positional and state.positiontup is not None \
         else tuple(n for n in state.parameters if n not in state.parameter_expansion)
-    binds: list[tuple[str, Callable[[Any], Any]]] = []
-    # the types' processors: the statement's own, and those of the items of the expanded IN lists
-    for name, proc in [*compiled._bind_processors.items(), *state.processors.items()]:
-        if name not in names or name in state.parameter_expansion:
-            continue
-        if not callable(proc):
+    procs = {**compiled._bind_processors, **state.processors}
+    defaults = _defaults(compiled)
+    slots = []
+    for name in names:
+        proc = procs.get(name)
+        if proc is not None and not callable(proc):
             raise TypeError(f"Prebuilt does not handle tuple parameters ({name})")
-        binds.append((name, proc))
+        param = compiled.binds.get(name)
+        if name in defaults:
+            slots.append(_Slot(name, proc, defaults[name].fixed, defaults[name].make))
+        elif param is not None and param.required:
+            slots.append(_Slot(name, proc))
+        elif param is not None:
+            slots.append(_Slot(name, proc, fixed=param.effective_value))
+        else:  # an item of an expanded literal IN list
+            slots.append(_Slot(name, proc, fixed=state.parameters[name]))
     result_types = tuple(col[3] for col in compiled._result_columns) if compiled._result_columns else None
-    return _Compiled(compiled, state.statement, names, compiled.positional,
-                     {n: state.parameters[n] for n in expanded}, tuple(binds), result_types)
+    return _Compiled(state.statement, tuple(slots), compiled.positional, result_types)
 
 
 class Prebuilt:
