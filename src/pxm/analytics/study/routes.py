@@ -16,7 +16,7 @@ from pxm.analytics.study.models import Study
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import PageParams, page_params, paginate
@@ -42,7 +42,7 @@ async def create_study(
     seed: int | None = Form(None),
     mapping: str = Form("", description="column mapping, one OLD=NEW per line"),
     key: str | None = Depends(idempotency_key),
-    db: Session = Depends(get_db),
+    db: Session = DB,
     actor: Actor = StudiesRun,
 ) -> JSONResponse:
     content = await file.read()
@@ -69,7 +69,7 @@ class FromResponses(BaseModel):
 @router.post("/from-responses", status_code=201,
              summary="Run the study on the cxm survey responses stored in PXM for a date range")
 def create_study_from_responses(body: FromResponses, request: Request, key: str | None = Depends(idempotency_key),
-                                db: Session = Depends(get_db), actor: Actor = StudiesRun) -> JSONResponse:
+                                db: Session = DB, actor: Actor = StudiesRun) -> JSONResponse:
     def create() -> dict[str, Any]:
         study = service.create_study_from_responses(db, actor, date_from=body.date_from, date_to=body.date_to,
                                                     title=body.title, bootstrap=body.bootstrap, seed=body.seed)
@@ -79,7 +79,7 @@ def create_study_from_responses(body: FromResponses, request: Request, key: str 
 
 
 @router.get("", summary="Stored studies, newest first")
-def list_studies(params: PageParams = Depends(page_params), db: Session = Depends(get_db),
+def list_studies(params: PageParams = Depends(page_params), db: Session = DB,
                  actor: Actor = StudiesRead) -> dict[str, Any]:
     rows, total = paginate(db, service.list_studies_stmt(), params)
     return {"items": [study_json(s, results=False) for s in rows], "total": total, "limit": params.limit,
@@ -87,19 +87,19 @@ def list_studies(params: PageParams = Depends(page_params), db: Session = Depend
 
 
 @router.get("/compare", summary="Compare two studies: same data, same options, differences in results")
-def compare_studies(a: int = Query(...), b: int = Query(...), db: Session = Depends(get_db),
+def compare_studies(a: int = Query(...), b: int = Query(...), db: Session = DB,
                     actor: Actor = StudiesRead) -> dict[str, Any]:
     return service.compare(service.get_study(db, a), service.get_study(db, b))
 
 
 @router.get("/{study_id}", summary="One study: status, progress and results")
-def get_study(study_id: int, db: Session = Depends(get_db), actor: Actor = StudiesRead) -> dict[str, Any]:
+def get_study(study_id: int, db: Session = DB, actor: Actor = StudiesRead) -> dict[str, Any]:
     return study_json(service.get_study(db, study_id))
 
 
 @router.get("/{study_id}/report.html", response_class=HTMLResponse,
             summary="The self-contained HTML report (download)")
-def report_html(study_id: int, db: Session = Depends(get_db), actor: Actor = StudiesRead) -> HTMLResponse:
+def report_html(study_id: int, db: Session = DB, actor: Actor = StudiesRead) -> HTMLResponse:
     from pxm.analytics.study.run import StudyReport
 
     study = service.get_study(db, study_id)
@@ -111,6 +111,6 @@ def report_html(study_id: int, db: Session = Depends(get_db), actor: Actor = Stu
 
 @router.post("/{study_id}/rerun", status_code=201, summary="Run again on the same stored data and options")
 def rerun_study(study_id: int, request: Request, key: str | None = Depends(idempotency_key),
-                db: Session = Depends(get_db), actor: Actor = StudiesRun) -> JSONResponse:
+                db: Session = DB, actor: Actor = StudiesRun) -> JSONResponse:
     return run_idempotent(db, actor, request, key, {"rerun": study_id},
                           lambda: study_json(service.rerun(db, actor, study_id)))

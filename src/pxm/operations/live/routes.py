@@ -14,14 +14,14 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 
 router = APIRouter(prefix="/api/v1/live", tags=["live operations"])
 LiveRead = Depends(require(Permission.live_read))
 
 
 @router.get("/snapshot", summary="Queue, SLA risk, agents by status and today's figures (aggregates only)")
-def live_snapshot(db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+def live_snapshot(db: Session = DB, settings: Settings = Depends(get_settings_dep),
                   actor: Actor = LiveRead) -> dict[str, Any]:
     return snapshot(db, timezone=settings.timezone)
 
@@ -29,7 +29,7 @@ def live_snapshot(db: Session = Depends(get_db), settings: Settings = Depends(ge
 @router.get("/stream", summary="Server-sent events: a `snapshot` event at once and on every change",
             response_class=EventSourceResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}})
-def live_stream(request: Request, db: Session = Depends(get_db), actor: Actor = LiveRead) -> EventSourceResponse:
+def live_stream(request: Request, db: Session = DB, actor: Actor = LiveRead) -> EventSourceResponse:
     # The sign-in check is done: end the request's transaction now so a long stream holds no database
     # connection or lock (SQLite transactions take the write lock up front).
     db.commit()

@@ -18,7 +18,7 @@ from pxm.operations.routing.schemas import (
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import BadRequest
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
@@ -29,25 +29,25 @@ CasesAssign = Depends(require(Permission.cases_assign))
 @router.get("/decisions", response_model=list[RoutingDecisionRead],
             summary="Routing decisions with their explanations (newest first, or one case's history)")
 def list_decisions(case_id: int | None = Query(None, gt=0), limit: int = Query(50, ge=1, le=500),
-                   db: Session = Depends(get_db), actor: Actor = CasesRead) -> list[RoutingDecisionRead]:
+                   db: Session = DB, actor: Actor = CasesRead) -> list[RoutingDecisionRead]:
     rows = service.decisions_for_case(db, case_id) if case_id else service.recent_decisions(db, limit)
     return [RoutingDecisionRead.model_validate(r) for r in rows]
 
 
 @router.post("/cases/{case_id}/reassign", response_model=RoutingDecisionRead,
              summary="A supervisor moves a case to another agent (audited)")
-def reassign(case_id: int, body: ReassignBody, db: Session = Depends(get_db),
+def reassign(case_id: int, body: ReassignBody, db: Session = DB,
              actor: Actor = CasesAssign) -> RoutingDecisionRead:
     return RoutingDecisionRead.model_validate(service.reassign(db, actor, case_id, body.staff_id, note=body.note))
 
 
 @router.post("/sweep", summary="Re-evaluate the waiting cases now (the periodic sweep does this too)")
-def sweep(db: Session = Depends(get_db), actor: Actor = CasesAssign) -> dict[str, Any]:
+def sweep(db: Session = DB, actor: Actor = CasesAssign) -> dict[str, Any]:
     return service.reroute_queue(db, actor)
 
 
 @router.get("/agents", response_model=list[AgentRead], summary="Agents as the router sees them (load, skills)")
-def agents(db: Session = Depends(get_db), actor: Actor = CasesRead) -> list[AgentRead]:
+def agents(db: Session = DB, actor: Actor = CasesRead) -> list[AgentRead]:
     return [AgentRead(staff_id=a.staff_id, name=a.name, status=a.status, team=a.team, load=a.load,
                       capacity=a.capacity, reasons=sorted(a.reasons), languages=sorted(a.languages),
                       channels=sorted(a.channels), idle_since=a.idle_since)
@@ -55,12 +55,12 @@ def agents(db: Session = Depends(get_db), actor: Actor = CasesRead) -> list[Agen
 
 
 @router.get("/settings", response_model=RoutingSettingsRead, summary="Routing settings (wait before widening)")
-def get_settings(db: Session = Depends(get_db), actor: Actor = CasesRead) -> RoutingSettingsRead:
+def get_settings(db: Session = DB, actor: Actor = CasesRead) -> RoutingSettingsRead:
     return RoutingSettingsRead.model_validate(service.get_routing_settings(db))
 
 
 @router.patch("/settings", response_model=RoutingSettingsRead, summary="Change the routing settings (audited)")
-def patch_settings(body: RoutingSettingsUpdate, db: Session = Depends(get_db),
+def patch_settings(body: RoutingSettingsUpdate, db: Session = DB,
                    actor: Actor = CasesAssign) -> RoutingSettingsRead:
     values = body.model_dump(exclude_none=True)
     if not values:

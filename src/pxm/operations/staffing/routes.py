@@ -12,7 +12,7 @@ from pxm.operations.staffing.service import propose
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import BadRequest
 
 router = APIRouter(prefix="/api/v1/staffing", tags=["staffing"])
@@ -45,7 +45,7 @@ def proposal(
     shrinkage: float = Query(0.3, ge=0, lt=1),
     aht_seconds: float | None = Query(None, gt=0, description="override the AHT measured in the history"),
     timezone: str = Query("UTC", max_length=64, description="IANA time zone of the hours, e.g. America/New_York"),
-    db: Session = Depends(get_db),
+    db: Session = DB,
     actor: Actor = StaffingRead,
 ) -> dict[str, Any]:
     try:

@@ -13,7 +13,7 @@ from pxm.platform.audit.service import verify_chain
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -30,7 +30,7 @@ class ChainStatus(BaseModel):
 
 @router.get("/events", response_model=Page[AuditEventRead], summary="Audit events, newest first")
 def events(
-    db: Session = Depends(get_db), actor: Actor = AuditRead, params: PageParams = Depends(page_params),
+    db: Session = DB, actor: Actor = AuditRead, params: PageParams = Depends(page_params),
     patient_id: int | None = Query(None, ge=1, description="events about this patient id"),
     action: str | None = Query(None, max_length=80, description="exact action, or a prefix ending in * "
                                                                 "(patient.*)"),
@@ -46,7 +46,7 @@ def events(
 
 
 @router.get("/verify", response_model=ChainStatus, summary="Recompute the hash chain")
-def verify(db: Session = Depends(get_db), actor: Actor = AuditRead) -> ChainStatus:
+def verify(db: Session = DB, actor: Actor = AuditRead) -> ChainStatus:
     return ChainStatus(**verify_chain(db).to_dict())
 
 

@@ -14,7 +14,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.auth.service import api_token_owner, resolve_session
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 
 _bearer = HTTPBearer(auto_error=False, description="API token (pxm_...)")
 _cookie = APIKeyCookie(name="pxm_session", auto_error=False, description="browser session cookie")
@@ -92,7 +92,7 @@ def authenticate(db: Session, presented: Presented) -> Actor:
     raise HTTPException(401, "sign-in required", headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_actor(request: Request, db: Session = Depends(get_db),
+def current_actor(request: Request, db: Session = DB,
                   who: Presented = Depends(presented)) -> Actor:
     """:func:`authenticate` as a dependency.
 

@@ -27,7 +27,7 @@ from pxm.platform.auth.schemas import (
 )
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import Page, PageParams, page_params, paginate
 
@@ -36,7 +36,7 @@ PUBLIC = {"x-pxm-public": True}
 
 
 @router.post("/auth/login", response_model=Me, summary="Sign in; sets the session cookie", openapi_extra=PUBLIC)
-def api_login(body: LoginIn, request: Request, response: Response, db: Session = Depends(get_db),
+def api_login(body: LoginIn, request: Request, response: Response, db: Session = DB,
               settings: Settings = Depends(get_settings_dep)) -> Me:
     token, ws, user = sign_in(request, db, settings, body.username, body.password)
     set_session_cookie(response, settings, token)
@@ -45,7 +45,7 @@ def api_login(body: LoginIn, request: Request, response: Response, db: Session =
 
 
 @router.post("/auth/logout", status_code=204, summary="End this browser session")
-def api_logout(request: Request, db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+def api_logout(request: Request, db: Session = DB, settings: Settings = Depends(get_settings_dep),
                actor: Actor = Depends(require_login)) -> Response:
     sign_out(request, db, settings, actor)
     response = Response(status_code=204)
@@ -54,7 +54,7 @@ def api_logout(request: Request, db: Session = Depends(get_db), settings: Settin
 
 
 @router.get("/auth/me", response_model=Me, summary="The signed-in user, role and permissions")
-def api_me(request: Request, db: Session = Depends(get_db), actor: Actor = Depends(require_login)) -> Me:
+def api_me(request: Request, db: Session = DB, actor: Actor = Depends(require_login)) -> Me:
     assert actor.user_id is not None
     user = service.get_user(db, actor.user_id)
     ws = getattr(request.state, "web_session", None)
@@ -65,7 +65,7 @@ def api_me(request: Request, db: Session = Depends(get_db), actor: Actor = Depen
 @router.post("/auth/tokens", response_model=TokenCreated, status_code=201,
              summary="Create an API token for yourself (the secret is shown once; no Idempotency-Key: "
                      "a stored replay would keep the secret)")
-def api_create_token(body: TokenCreate, db: Session = Depends(get_db),
+def api_create_token(body: TokenCreate, db: Session = DB,
                      actor: Actor = Depends(require_login)) -> TokenCreated:
     assert actor.user_id is not None
     user = service.get_user(db, actor.user_id)
@@ -75,14 +75,14 @@ def api_create_token(body: TokenCreate, db: Session = Depends(get_db),
 
 
 @router.get("/auth/tokens", response_model=list[TokenRead], summary="Your API tokens (no secrets)")
-def api_list_tokens(db: Session = Depends(get_db), actor: Actor = Depends(require_login)) -> list[TokenRead]:
+def api_list_tokens(db: Session = DB, actor: Actor = Depends(require_login)) -> list[TokenRead]:
     assert actor.user_id is not None
     return [TokenRead.model_validate(t) for t in service.list_tokens(db, actor.user_id)]
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204,
                summary="Revoke an API token (yours; administrators may revoke anyone's)")
-def api_revoke_token(token_id: int, db: Session = Depends(get_db),
+def api_revoke_token(token_id: int, db: Session = DB,
                      actor: Actor = Depends(require_login)) -> Response:
     service.revoke_token(db, actor, token_id, any_user=actor.can(Permission.users_manage))
     return Response(status_code=204)
@@ -92,7 +92,7 @@ users = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
 @users.post("", response_model=UserRead, status_code=201, summary="Create a user (honours Idempotency-Key)")
-def api_create_user(body: UserCreate, request: Request, db: Session = Depends(get_db),
+def api_create_user(body: UserCreate, request: Request, db: Session = DB,
                     key: str | None = Depends(idempotency_key),
                     actor: Actor = Depends(require(Permission.users_manage))) -> JSONResponse:
     def create() -> UserRead:
@@ -105,7 +105,7 @@ def api_create_user(body: UserCreate, request: Request, db: Session = Depends(ge
 
 
 @users.get("", response_model=Page[UserRead], summary="List users")
-def api_list_users(db: Session = Depends(get_db), params: PageParams = Depends(page_params),
+def api_list_users(db: Session = DB, params: PageParams = Depends(page_params),
                    role: Role | None = Query(None), active: bool | None = Query(None),
                    actor: Actor = Depends(require(Permission.users_manage))) -> Page[UserRead]:
     stmt = select(User).order_by(User.username)
@@ -119,7 +119,7 @@ def api_list_users(db: Session = Depends(get_db), params: PageParams = Depends(p
 
 
 @users.get("/{user_id}", response_model=UserRead, summary="One user")
-def api_get_user(user_id: int, db: Session = Depends(get_db),
+def api_get_user(user_id: int, db: Session = DB,
                  actor: Actor = Depends(require(Permission.users_manage))) -> UserRead:
     return UserRead.model_validate(service.get_user(db, user_id))
 
@@ -127,7 +127,7 @@ def api_get_user(user_id: int, db: Session = Depends(get_db),
 @users.patch("/{user_id}", response_model=UserRead,
              summary="Change name, role, password or active flag (role, password and deactivation end the "
                      "user's sessions and tokens)")
-def api_update_user(user_id: int, body: UserUpdate, db: Session = Depends(get_db),
+def api_update_user(user_id: int, body: UserUpdate, db: Session = DB,
                     actor: Actor = Depends(require(Permission.users_manage))) -> UserRead:
     user = service.update_user(db, actor, user_id, display_name=body.display_name,
                                role=body.role.value if body.role else None, active=body.active,

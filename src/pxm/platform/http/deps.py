@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -79,3 +79,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         await run_in_threadpool(_finish, session, False)
         raise
     await run_in_threadpool(_finish, session, True)
+
+
+# ``db: Session = DB`` in a route: the request's session. Scope "function": the commit runs when the handler
+# returns and before the response is sent. FastAPI's default for a dependency with ``yield`` ends it after the
+# response has gone out, so a client could be told a write succeeded that then failed to commit, and its next
+# request (a redirect after a form post, say) could arrive before the commit and miss the write.
+DB = Depends(get_db, scope="function")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import Page, PageParams, page_params
 from pxm.platform.people import service
@@ -50,7 +50,7 @@ OrgWrite = Depends(require(Permission.org_write))
 
 @router.post("/patients", status_code=201, response_model=PatientSummary,
              summary="Register a patient (answers with the de-identified summary)")
-def create_patient(body: PatientCreate, request: Request, db: Session = Depends(get_db),
+def create_patient(body: PatientCreate, request: Request, db: Session = DB,
                    actor: Actor = PatientsWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
     def create() -> PatientSummary:
         patient = service.create_patient(db, actor, body)
@@ -60,7 +60,7 @@ def create_patient(body: PatientCreate, request: Request, db: Session = Depends(
 
 
 @router.get("/patients", response_model=Page[PatientSummary], summary="De-identified patient list")
-def list_patients(db: Session = Depends(get_db), actor: Actor = OrgRead, params: PageParams = Depends(page_params),
+def list_patients(db: Session = DB, actor: Actor = OrgRead, params: PageParams = Depends(page_params),
                   language: str | None = Query(None, max_length=8), channel: str | None = Query(None, max_length=16),
                   sex: str | None = Query(None, pattern="^[FMXfmx]$"),
                   home_facility_id: int | None = None) -> Page[PatientSummary]:
@@ -70,13 +70,13 @@ def list_patients(db: Session = Depends(get_db), actor: Actor = OrgRead, params:
 
 
 @router.get("/patients/{patient_id}", response_model=PatientRead, summary="One patient with PHI (audited)")
-def get_patient(patient_id: int, db: Session = Depends(get_db), actor: Actor = PatientsRead) -> PatientRead:
+def get_patient(patient_id: int, db: Session = DB, actor: Actor = PatientsRead) -> PatientRead:
     return PatientRead.model_validate(service.get_patient(db, actor, patient_id))
 
 
 @router.post("/patients/search", response_model=PatientMatches,
              summary="Find patients by MRN or email given in the body (audited)")
-def search_patients(body: PatientSearch, db: Session = Depends(get_db),
+def search_patients(body: PatientSearch, db: Session = DB,
                     actor: Actor = PatientsRead) -> PatientMatches:
     if body.mrn is not None:
         found = service.find_patient_by_mrn(db, actor, body.mrn)
@@ -88,14 +88,14 @@ def search_patients(body: PatientSearch, db: Session = Depends(get_db),
 
 
 @router.patch("/patients/{patient_id}", response_model=PatientRead, summary="Change a patient (audited)")
-def update_patient(patient_id: int, body: PatientUpdate, db: Session = Depends(get_db),
+def update_patient(patient_id: int, body: PatientUpdate, db: Session = DB,
                    actor: Actor = PatientsWrite) -> PatientRead:
     return PatientRead.model_validate(service.update_patient(db, actor, patient_id, body))
 
 
 @router.get("/patients/{patient_id}/encounters", response_model=Page[EncounterRead],
             summary="A patient's encounters, newest first (audited)")
-def list_encounters(patient_id: int, db: Session = Depends(get_db), actor: Actor = PatientsRead,
+def list_encounters(patient_id: int, db: Session = DB, actor: Actor = PatientsRead,
                     params: PageParams = Depends(page_params)) -> Page[EncounterRead]:
     rows, total = service.list_encounters(db, actor, patient_id, params)
     return Page[EncounterRead](items=[EncounterRead.model_validate(r) for r in rows], total=total,
@@ -104,7 +104,7 @@ def list_encounters(patient_id: int, db: Session = Depends(get_db), actor: Actor
 
 @router.post("/patients/{patient_id}/encounters", status_code=201, response_model=EncounterRead,
              summary="Record an encounter")
-def create_encounter(patient_id: int, body: EncounterCreate, request: Request, db: Session = Depends(get_db),
+def create_encounter(patient_id: int, body: EncounterCreate, request: Request, db: Session = DB,
                      actor: Actor = PatientsWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body, lambda: EncounterRead.model_validate(
         service.create_encounter(db, actor, patient_id, body)))
@@ -112,7 +112,7 @@ def create_encounter(patient_id: int, body: EncounterCreate, request: Request, d
 
 @router.put("/encounters/{encounter_id}/discharge", response_model=EncounterRead,
             summary="Record an encounter's discharge time (triggers the discharge survey once)")
-def discharge_encounter(encounter_id: int, body: EncounterDischarge, db: Session = Depends(get_db),
+def discharge_encounter(encounter_id: int, body: EncounterDischarge, db: Session = DB,
                         actor: Actor = PatientsWrite) -> EncounterRead:
     return EncounterRead.model_validate(
         service.update_encounter(db, actor, encounter_id, discharge_at=body.discharge_at))
@@ -121,32 +121,32 @@ def discharge_encounter(encounter_id: int, body: EncounterDischarge, db: Session
 # --- org units ------------------------------------------------------------------------------------------
 
 @router.get("/org-units", response_model=list[OrgUnitRead], summary="Facilities, departments, service lines")
-def list_org_units(db: Session = Depends(get_db), actor: Actor = OrgRead, kind: OrgUnitKind | None = None,
+def list_org_units(db: Session = DB, actor: Actor = OrgRead, kind: OrgUnitKind | None = None,
                    parent_id: int | None = None) -> list[OrgUnitRead]:
     units = service.list_org_units(db, kind=kind.value if kind else None, parent_id=parent_id)
     return [OrgUnitRead.model_validate(u) for u in units]
 
 
 @router.post("/org-units", status_code=201, response_model=OrgUnitRead, summary="Create an org unit")
-def create_org_unit(body: OrgUnitCreate, request: Request, db: Session = Depends(get_db), actor: Actor = OrgWrite,
+def create_org_unit(body: OrgUnitCreate, request: Request, db: Session = DB, actor: Actor = OrgWrite,
                     key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body,
                           lambda: OrgUnitRead.model_validate(service.create_org_unit(db, actor, body)))
 
 
 @router.get("/org-units/{unit_id}", response_model=OrgUnitRead, summary="One org unit")
-def get_org_unit(unit_id: int, db: Session = Depends(get_db), actor: Actor = OrgRead) -> OrgUnitRead:
+def get_org_unit(unit_id: int, db: Session = DB, actor: Actor = OrgRead) -> OrgUnitRead:
     return OrgUnitRead.model_validate(service.get_org_unit(db, unit_id))
 
 
 @router.patch("/org-units/{unit_id}", response_model=OrgUnitRead, summary="Change an org unit")
-def update_org_unit(unit_id: int, body: OrgUnitUpdate, db: Session = Depends(get_db),
+def update_org_unit(unit_id: int, body: OrgUnitUpdate, db: Session = DB,
                     actor: Actor = OrgWrite) -> OrgUnitRead:
     return OrgUnitRead.model_validate(service.update_org_unit(db, actor, unit_id, body))
 
 
 @router.delete("/org-units/{unit_id}", status_code=204, summary="Delete an unused org unit")
-def delete_org_unit(unit_id: int, db: Session = Depends(get_db), actor: Actor = OrgWrite) -> Response:
+def delete_org_unit(unit_id: int, db: Session = DB, actor: Actor = OrgWrite) -> Response:
     service.delete_org_unit(db, actor, unit_id)
     return Response(status_code=204)
 
@@ -154,7 +154,7 @@ def delete_org_unit(unit_id: int, db: Session = Depends(get_db), actor: Actor = 
 # --- staff ----------------------------------------------------------------------------------------------
 
 @router.get("/staff", response_model=Page[StaffRead], summary="Staff with skills, capacity and status")
-def list_staff(db: Session = Depends(get_db), actor: Actor = OrgRead, params: PageParams = Depends(page_params),
+def list_staff(db: Session = DB, actor: Actor = OrgRead, params: PageParams = Depends(page_params),
                org_unit_id: int | None = None, job_role: str | None = Query(None, max_length=40),
                status: StaffStatus | None = None, active: bool | None = True,
                language: str | None = Query(None, max_length=8), reason: str | None = Query(None, max_length=60),
@@ -167,25 +167,25 @@ def list_staff(db: Session = Depends(get_db), actor: Actor = OrgRead, params: Pa
 
 
 @router.post("/staff", status_code=201, response_model=StaffRead, summary="Add a staff member")
-def create_staff(body: StaffCreate, request: Request, db: Session = Depends(get_db), actor: Actor = OrgWrite,
+def create_staff(body: StaffCreate, request: Request, db: Session = DB, actor: Actor = OrgWrite,
                  key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body,
                           lambda: StaffRead.model_validate(service.create_staff(db, actor, body)))
 
 
 @router.get("/staff/{staff_id}", response_model=StaffRead, summary="One staff member")
-def get_staff(staff_id: int, db: Session = Depends(get_db), actor: Actor = OrgRead) -> StaffRead:
+def get_staff(staff_id: int, db: Session = DB, actor: Actor = OrgRead) -> StaffRead:
     return StaffRead.model_validate(service.get_staff(db, staff_id))
 
 
 @router.patch("/staff/{staff_id}", response_model=StaffRead, summary="Change skills, capacity, team, unit")
-def update_staff(staff_id: int, body: StaffUpdate, db: Session = Depends(get_db),
+def update_staff(staff_id: int, body: StaffUpdate, db: Session = DB,
                  actor: Actor = OrgWrite) -> StaffRead:
     return StaffRead.model_validate(service.update_staff(db, actor, staff_id, body))
 
 
 @router.post("/staff/{staff_id}/status", response_model=StaffRead, summary="Set availability status")
-def set_staff_status(staff_id: int, body: StaffStatusChange, db: Session = Depends(get_db),
+def set_staff_status(staff_id: int, body: StaffStatusChange, db: Session = DB,
                      actor: Actor = OrgRead) -> StaffRead:
     staff = service.get_staff(db, staff_id)
     # Agents set their own status; changing someone else's needs org:write.
@@ -202,5 +202,5 @@ def _forbidden(actor: Actor) -> Exception:
 
 
 @router.delete("/staff/{staff_id}", response_model=StaffRead, summary="Deactivate a staff member")
-def deactivate_staff(staff_id: int, db: Session = Depends(get_db), actor: Actor = OrgWrite) -> StaffRead:
+def deactivate_staff(staff_id: int, db: Session = DB, actor: Actor = OrgWrite) -> StaffRead:
     return StaffRead.model_validate(service.deactivate_staff(db, actor, staff_id))

@@ -14,7 +14,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.http.errors import BadRequest, NotFound
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import Page, PageParams, page_params, paginate
@@ -43,12 +43,12 @@ FHIR_JSON = "application/fhir+json"
 
 
 @router.get("/feedback/instruments", response_model=list[InstrumentRead], summary="Survey instruments (all versions)")
-def list_instruments(db: Session = Depends(get_db), actor: Actor = SurveysRead) -> list[Instrument]:
+def list_instruments(db: Session = DB, actor: Actor = SurveysRead) -> list[Instrument]:
     return service.list_instruments(db)
 
 
 @router.get("/feedback/instruments/{instrument_id}", response_model=InstrumentDetail)
-def get_instrument(instrument_id: int, db: Session = Depends(get_db), actor: Actor = SurveysRead) -> Instrument:
+def get_instrument(instrument_id: int, db: Session = DB, actor: Actor = SurveysRead) -> Instrument:
     row = db.get(Instrument, instrument_id)
     if row is None:
         raise NotFound("instrument", instrument_id)
@@ -57,13 +57,13 @@ def get_instrument(instrument_id: int, db: Session = Depends(get_db), actor: Act
 
 @router.post("/feedback/instruments", status_code=201, response_model=InstrumentDetail,
              summary="Add a new instrument version (the definition JSON); it becomes the active version")
-def create_instrument(definition: dict[str, Any] = Body(...), db: Session = Depends(get_db),
+def create_instrument(definition: dict[str, Any] = Body(...), db: Session = DB,
                       actor: Actor = SurveysManage) -> Instrument:
     return service.create_instrument_version(db, actor, definition)
 
 
 @router.get("/fhir/Questionnaire/{instrument_id}", summary="An instrument version as a FHIR R4 Questionnaire")
-def fhir_questionnaire(instrument_id: int, db: Session = Depends(get_db), actor: Actor = SurveysRead) -> JSONResponse:
+def fhir_questionnaire(instrument_id: int, db: Session = DB, actor: Actor = SurveysRead) -> JSONResponse:
     row = db.get(Instrument, instrument_id)
     if row is None:
         raise NotFound("instrument", instrument_id)
@@ -72,13 +72,13 @@ def fhir_questionnaire(instrument_id: int, db: Session = Depends(get_db), actor:
 
 @router.post("/fhir/Questionnaire", status_code=201, response_model=InstrumentDetail,
              summary="Import a FHIR R4 Questionnaire as a new instrument version")
-def fhir_questionnaire_import(resource: dict[str, Any] = Body(...), db: Session = Depends(get_db),
+def fhir_questionnaire_import(resource: dict[str, Any] = Body(...), db: Session = DB,
                               actor: Actor = SurveysManage) -> Instrument:
     return service.create_instrument_version(db, actor, fhir.from_questionnaire(resource))
 
 
 @router.post("/responses", status_code=201, response_model=ResponseRead, summary="Record a survey response")
-def create_response(body: ResponseCreate, request: Request, db: Session = Depends(get_db),
+def create_response(body: ResponseCreate, request: Request, db: Session = DB,
                     actor: Actor = ResponsesWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
     def create() -> ResponseRead:
         inst = service.get_instrument(db, body.instrument, body.version)
@@ -90,7 +90,7 @@ def create_response(body: ResponseCreate, request: Request, db: Session = Depend
 
 
 @router.get("/responses", response_model=Page[ResponseRead], summary="Responses, newest first (no free text)")
-def list_responses(instrument: str | None = Query(None, max_length=40), db: Session = Depends(get_db),
+def list_responses(instrument: str | None = Query(None, max_length=40), db: Session = DB,
                    params: PageParams = Depends(page_params), actor: Actor = ResponsesRead) -> dict[str, Any]:
     q = select(Response).options(defer(Response.comment), defer(Response.text_answers))
     if instrument:
@@ -109,7 +109,7 @@ def list_responses(instrument: str | None = Query(None, max_length=40), db: Sess
 
 @router.get("/responses/{response_id}", response_model=ResponseDetail,
             summary="One response with its free-text answers (the read is audited)")
-def get_response(response_id: int, db: Session = Depends(get_db), actor: Actor = ResponsesRead) -> ResponseDetail:
+def get_response(response_id: int, db: Session = DB, actor: Actor = ResponsesRead) -> ResponseDetail:
     row = service.get_response(db, response_id)
     out = ResponseDetail(**response_read(row).model_dump())
     out.text_answers = service.read_response_text(db, actor, row) if row.text_answers else {}
@@ -117,14 +117,14 @@ def get_response(response_id: int, db: Session = Depends(get_db), actor: Actor =
 
 
 @router.get("/fhir/QuestionnaireResponse/{response_id}", summary="A response as a FHIR R4 QuestionnaireResponse")
-def fhir_response(response_id: int, db: Session = Depends(get_db), actor: Actor = ResponsesRead) -> JSONResponse:
+def fhir_response(response_id: int, db: Session = DB, actor: Actor = ResponsesRead) -> JSONResponse:
     row = service.get_response(db, response_id)
     return JSONResponse(fhir.to_questionnaire_response(db, actor, row), media_type=FHIR_JSON)
 
 
 @router.post("/fhir/QuestionnaireResponse", status_code=201,
              summary="Import a FHIR R4 QuestionnaireResponse, or a Bundle of them (all or nothing)")
-def fhir_response_import(resource: dict[str, Any] = Body(...), db: Session = Depends(get_db),
+def fhir_response_import(resource: dict[str, Any] = Body(...), db: Session = DB,
                          actor: Actor = ResponsesWrite) -> dict[str, Any]:
     kind = resource.get("resourceType")
     if kind == "Bundle":
@@ -137,7 +137,7 @@ def fhir_response_import(resource: dict[str, Any] = Body(...), db: Session = Dep
 
 
 @router.post("/fhir/Bundle", status_code=201, summary="Import a Bundle of QuestionnaireResponses (all or nothing)")
-def fhir_bundle_import(resource: dict[str, Any] = Body(...), db: Session = Depends(get_db),
+def fhir_bundle_import(resource: dict[str, Any] = Body(...), db: Session = DB,
                        actor: Actor = ResponsesWrite) -> dict[str, Any]:
     return {"created": [r.id for r in fhir.import_bundle(db, actor, resource)]}
 
@@ -155,7 +155,7 @@ def _filters(start: dt.date | None, end: dt.date | None, instrument: str | None)
 def get_metric(metric: str, by: str | None = Query(None, max_length=20),
                start: dt.date | None = Query(None, alias="from", description="first day, YYYY-MM-DD"),
                end: dt.date | None = Query(None, alias="to", description="last day (inclusive), YYYY-MM-DD"),
-               instrument: str | None = Query(None, max_length=40), db: Session = Depends(get_db),
+               instrument: str | None = Query(None, max_length=40), db: Session = DB,
                actor: Actor = MetricsRead) -> dict[str, Any]:
     fn = metrics.METRICS.get(metric)
     if fn is None:
@@ -164,7 +164,7 @@ def get_metric(metric: str, by: str | None = Query(None, max_length=20),
 
 
 @router.get("/feedback/invitations", response_model=Page[InvitationRead])
-def list_invitations(status: str | None = Query(None, max_length=16), db: Session = Depends(get_db),
+def list_invitations(status: str | None = Query(None, max_length=16), db: Session = DB,
                      params: PageParams = Depends(page_params), actor: Actor = SurveysRead) -> dict[str, Any]:
     q = select(Invitation).order_by(Invitation.id.desc())
     if status:
@@ -174,7 +174,7 @@ def list_invitations(status: str | None = Query(None, max_length=16), db: Sessio
 
 
 @router.post("/feedback/invitations/waves", status_code=201, summary="Invite a segment (consent and fatigue apply)")
-def create_wave(body: WaveCreate, db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+def create_wave(body: WaveCreate, db: Session = DB, settings: Settings = Depends(get_settings_dep),
                 actor: Actor = SurveysManage) -> dict[str, Any]:
     counts = invitations.send_wave(db, actor, instrument=body.instrument, segment=body.segment, wave=body.wave,
                                    policy=invitations.InvitationPolicy.from_settings(settings))
@@ -183,7 +183,7 @@ def create_wave(body: WaveCreate, db: Session = Depends(get_db), settings: Setti
 
 @router.post("/feedback/invitations/scan", status_code=201,
              summary="Invite for encounters discharged and cases resolved in a period (each event invites once)")
-def invite_scan(body: DischargeScan, db: Session = Depends(get_db),
+def invite_scan(body: DischargeScan, db: Session = DB,
                 settings: Settings = Depends(get_settings_dep), actor: Actor = SurveysManage) -> dict[str, Any]:
     policy = invitations.InvitationPolicy.from_settings(settings)
     rows = invitations.invite_discharged(db, actor, since=body.since, until=body.until, policy=policy)
@@ -195,7 +195,7 @@ def invite_scan(body: DischargeScan, db: Session = Depends(get_db),
 
 
 @router.get("/feedback/outbox", response_model=Page[OutboxRead], summary="Messages sent or recorded (no PHI)")
-def list_outbox(db: Session = Depends(get_db), params: PageParams = Depends(page_params),
+def list_outbox(db: Session = DB, params: PageParams = Depends(page_params),
                 actor: Actor = SurveysManage) -> dict[str, Any]:
     rows, total = paginate(db, select(MessageOutbox).order_by(MessageOutbox.id.desc()), params)
     return {"items": rows, "total": total, "limit": params.limit, "offset": params.offset}

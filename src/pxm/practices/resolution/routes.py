@@ -16,7 +16,7 @@ from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.body import json_body_doc, parse_body
-from pxm.platform.http.deps import commit_now, get_db, get_settings_dep, run_write
+from pxm.platform.http.deps import DB, commit_now, get_settings_dep, run_write
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import Page, PageParams, page_params
 from pxm.practices.resolution import fcr, metrics, queries, service
@@ -74,7 +74,7 @@ def list_contacts(patient_id: int | None = Query(None, ge=1), case_id: int | Non
                   agent_id: int | None = Query(None, ge=1),
                   started_from: dt.datetime | None = Query(None, alias="from"),
                   started_to: dt.datetime | None = Query(None, alias="to"),
-                  params: PageParams = Depends(page_params), db: Session = Depends(get_db),
+                  params: PageParams = Depends(page_params), db: Session = DB,
                   actor: Actor = ContactsRead) -> Page[ContactRead]:
     rows, total = queries.list_contacts(db, params, patient_id=patient_id, case_id=case_id, agent_id=agent_id,
                                         start=started_from, end=started_to)
@@ -87,7 +87,7 @@ def list_cases(status: list[CaseStatus] | None = Query(None), reason: str | None
                priority: Priority | None = None, assigned_staff_id: int | None = Query(None, ge=1),
                patient_id: int | None = Query(None, ge=1), team: str | None = Query(None, max_length=80),
                breached: bool | None = None, params: PageParams = Depends(page_params),
-               db: Session = Depends(get_db), actor: Actor = CasesRead) -> Page[CaseRead]:
+               db: Session = DB, actor: Actor = CasesRead) -> Page[CaseRead]:
     rows, total = queries.list_cases(db, params, status=[s.value for s in status] if status else None,
                                      reason=reason, priority=priority.value if priority else None,
                                      assigned_staff_id=assigned_staff_id, patient_id=patient_id, team=team,
@@ -105,12 +105,12 @@ def _detail(db: Session, case_id: int) -> CaseDetail:
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="A case with its events and contacts")
-def get_case(case_id: int, db: Session = Depends(get_db), actor: Actor = CasesRead) -> CaseDetail:
+def get_case(case_id: int, db: Session = DB, actor: Actor = CasesRead) -> CaseDetail:
     return _detail(db, case_id)
 
 
 @router.patch("/cases/{case_id}", response_model=CaseRead, summary="Change a case's priority, summary or team")
-def patch_case(case_id: int, body: CaseUpdate, db: Session = Depends(get_db),
+def patch_case(case_id: int, body: CaseUpdate, db: Session = DB,
                actor: Actor = CasesWrite) -> CaseRead:
     case = service.update_case(db, actor, case_id, priority=body.priority.value if body.priority else None,
                                summary=body.summary, team=body.team)
@@ -119,7 +119,7 @@ def patch_case(case_id: int, body: CaseUpdate, db: Session = Depends(get_db),
 
 @router.post("/cases/{case_id}/transition", response_model=CaseRead,
              summary="Move a case to another status (resolving needs a resolution_code)")
-def transition_case(case_id: int, body: CaseTransition, db: Session = Depends(get_db),
+def transition_case(case_id: int, body: CaseTransition, db: Session = DB,
                     actor: Actor = CasesWrite) -> CaseRead:
     case = service.transition(db, actor, case_id, body.to_status.value, note=body.note,
                               resolution_code=body.resolution_code)
@@ -127,7 +127,7 @@ def transition_case(case_id: int, body: CaseTransition, db: Session = Depends(ge
 
 
 @router.post("/cases/{case_id}/notes", status_code=201, response_model=CaseEventRead, summary="Add a note")
-def add_note(case_id: int, body: NoteCreate, request: Request, db: Session = Depends(get_db),
+def add_note(case_id: int, body: NoteCreate, request: Request, db: Session = DB,
              actor: Actor = CasesWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body,
                           lambda: CaseEventRead.model_validate(service.add_note(db, actor, case_id, body.text)))
@@ -142,7 +142,7 @@ def _as_of(value: dt.datetime | None) -> dt.datetime:
 @router.get("/metrics/fcr", summary="First contact resolution (see docs/service-desk.md for the definition)")
 def fcr_metric(start: dt.date | None = Query(None, alias="from"), end: dt.date | None = Query(None, alias="to"),
                window_days: int = Query(7, ge=1, le=365), by: str | None = Query(None, pattern=BY_PATTERN),
-               as_of: dt.datetime | None = None, db: Session = Depends(get_db),
+               as_of: dt.datetime | None = None, db: Session = DB,
                settings: Settings = Depends(get_settings_dep), actor: Actor = MetricsRead) -> dict[str, Any]:
     return fcr.fcr_report(db, window_days=window_days, as_of=_as_of(as_of), start=start, end=end, by=by,
                           tz=settings.timezone)
@@ -152,7 +152,7 @@ def fcr_metric(start: dt.date | None = Query(None, alias="from"), end: dt.date |
 def fcr_repeats(start: dt.date | None = Query(None, alias="from"), end: dt.date | None = Query(None, alias="to"),
                 window_days: int = Query(7, ge=1, le=365), by: str | None = Query(None, pattern=BY_PATTERN),
                 key: str | None = Query(None, max_length=120), as_of: dt.datetime | None = None,
-                db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+                db: Session = DB, settings: Settings = Depends(get_settings_dep),
                 actor: Actor = MetricsRead) -> dict[str, Any]:
     hits = fcr.repeat_cases(db, window_days=window_days, as_of=_as_of(as_of), start=start, end=end, by=by,
                             key=key, tz=settings.timezone)
@@ -166,7 +166,7 @@ def fcr_repeats(start: dt.date | None = Query(None, alias="from"), end: dt.date 
 def contacts_metric(start: dt.date | None = Query(None, alias="from"), end: dt.date | None = Query(None, alias="to"),
                     by: str | None = Query(None, pattern=BY_PATTERN), window_days: int = Query(7, ge=1, le=365),
                     service_level_seconds: int = Query(20, ge=1, le=3600), as_of: dt.datetime | None = None,
-                    db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+                    db: Session = DB, settings: Settings = Depends(get_settings_dep),
                     actor: Actor = MetricsRead) -> dict[str, Any]:
     return metrics.contacts_report(db, as_of=_as_of(as_of), start=start, end=end, by=by, window_days=window_days,
                                    service_level_seconds=service_level_seconds, tz=settings.timezone)

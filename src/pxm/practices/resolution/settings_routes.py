@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import BadRequest
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.practices.resolution import settings
@@ -111,13 +111,13 @@ def _changes(body: BaseModel) -> dict[str, Any]:
 
 
 @router.get("/sla-policies", response_model=list[PolicyRead], summary="SLA policies in lookup order")
-def list_policies(db: Session = Depends(get_db), actor: Actor = SettingsRead) -> list[PolicyRead]:
+def list_policies(db: Session = DB, actor: Actor = SettingsRead) -> list[PolicyRead]:
     return [_policy(p) for p in settings.list_policies(db)]
 
 
 @router.post("/sla-policies", status_code=201, response_model=PolicyRead,
              summary="Add an SLA policy (applies to cases opened from now on; audited)")
-def create_policy(body: PolicyCreate, request: Request, db: Session = Depends(get_db), actor: Actor = SettingsWrite,
+def create_policy(body: PolicyCreate, request: Request, db: Session = DB, actor: Actor = SettingsWrite,
                   key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body,
                           lambda: _policy(settings.create_policy(db, actor, **body.model_dump())))
@@ -125,31 +125,31 @@ def create_policy(body: PolicyCreate, request: Request, db: Session = Depends(ge
 
 @router.patch("/sla-policies/{policy_id}", response_model=PolicyRead,
               summary="Change, deactivate (active=false) or reactivate an SLA policy (audited)")
-def update_policy(policy_id: int, body: PolicyUpdate, db: Session = Depends(get_db),
+def update_policy(policy_id: int, body: PolicyUpdate, db: Session = DB,
                   actor: Actor = SettingsWrite) -> PolicyRead:
     return _policy(settings.update_policy(db, actor, policy_id, **_changes(body)))
 
 
 @router.get("/calendars", response_model=list[CalendarRead], summary="Business calendars (default first)")
-def list_calendars(db: Session = Depends(get_db), actor: Actor = SettingsRead) -> list[CalendarRead]:
+def list_calendars(db: Session = DB, actor: Actor = SettingsRead) -> list[CalendarRead]:
     return [CalendarRead.model_validate(c) for c in settings.list_calendars(db)]
 
 
 @router.patch("/calendars/{calendar_id}", response_model=CalendarRead,
               summary="Change a calendar's name, time zone, weekly hours or holidays (audited)")
-def update_calendar(calendar_id: int, body: CalendarUpdate, db: Session = Depends(get_db),
+def update_calendar(calendar_id: int, body: CalendarUpdate, db: Session = DB,
                     actor: Actor = SettingsWrite) -> CalendarRead:
     cal: BusinessCalendar = settings.update_calendar(db, actor, calendar_id, **_changes(body))
     return CalendarRead.model_validate(cal)
 
 
 @router.get("/reasons", response_model=list[ReasonRead], summary="Contact reasons, active and inactive")
-def list_reasons(db: Session = Depends(get_db), actor: Actor = SettingsRead) -> list[ReasonRead]:
+def list_reasons(db: Session = DB, actor: Actor = SettingsRead) -> list[ReasonRead]:
     return [ReasonRead.model_validate(r) for r in settings.list_reasons(db)]
 
 
 @router.post("/reasons", status_code=201, response_model=ReasonRead, summary="Add a contact reason (audited)")
-def create_reason(body: ReasonCreate, request: Request, db: Session = Depends(get_db), actor: Actor = SettingsWrite,
+def create_reason(body: ReasonCreate, request: Request, db: Session = DB, actor: Actor = SettingsWrite,
                   key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body,
                           lambda: ReasonRead.model_validate(settings.create_reason(db, actor, **body.model_dump())))
@@ -157,7 +157,7 @@ def create_reason(body: ReasonCreate, request: Request, db: Session = Depends(ge
 
 @router.patch("/reasons/{code}", response_model=ReasonRead,
               summary="Rename (label), deactivate (active=false) or reactivate a contact reason (audited)")
-def update_reason(code: str, body: ReasonUpdate, db: Session = Depends(get_db),
+def update_reason(code: str, body: ReasonUpdate, db: Session = DB,
                   actor: Actor = SettingsWrite) -> ReasonRead:
     row: ContactReason = settings.update_reason(db, actor, code, **_changes(body))
     return ReasonRead.model_validate(row)
@@ -165,6 +165,6 @@ def update_reason(code: str, body: ReasonUpdate, db: Session = Depends(get_db),
 
 @router.delete("/reasons/{code}", status_code=204,
                summary="Delete a contact reason nothing uses (409 when in use: deactivate it instead)")
-def delete_reason(code: str, db: Session = Depends(get_db), actor: Actor = SettingsWrite) -> Response:
+def delete_reason(code: str, db: Session = DB, actor: Actor = SettingsWrite) -> Response:
     settings.delete_reason(db, actor, code)
     return Response(status_code=204)

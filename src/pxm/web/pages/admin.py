@@ -16,7 +16,7 @@ from pxm.platform.auth.deps import require, verify_csrf
 from pxm.platform.auth.models import User
 from pxm.platform.auth.permissions import Permission, Role
 from pxm.platform.auth.schemas import TokenCreate, UserCreate
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams, page_params, paginate
 from pxm.web.pages import flash, render
@@ -36,7 +36,7 @@ def _users_page(request: Request, db: Session, params: PageParams, *, status: in
 
 
 @router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, db: Session = Depends(get_db), params: PageParams = Depends(page_params),
+def users_page(request: Request, db: Session = DB, params: PageParams = Depends(page_params),
                actor: Actor = Depends(ADMIN)) -> HTMLResponse:
     return _users_page(request, db, params)
 
@@ -51,7 +51,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 @router.post("/users", response_class=HTMLResponse)
 def users_create(request: Request, username: str = Form(""), display_name: str = Form(""),
-                 role: str = Form(""), password: str = Form(""), db: Session = Depends(get_db),
+                 role: str = Form(""), password: str = Form(""), db: Session = DB,
                  actor: Actor = Depends(ADMIN)) -> Response:
     form = {"username": username, "display_name": display_name, "role": role}
     try:
@@ -71,7 +71,7 @@ def users_create(request: Request, username: str = Form(""), display_name: str =
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
-def user_page(user_id: int, request: Request, db: Session = Depends(get_db),
+def user_page(user_id: int, request: Request, db: Session = DB,
               actor: Actor = Depends(ADMIN)) -> HTMLResponse:
     user = service.get_user(db, user_id)
     return render(request, "admin/user.html", {"page_title": f"User {user.username}", "user": user,
@@ -80,7 +80,7 @@ def user_page(user_id: int, request: Request, db: Session = Depends(get_db),
 
 
 @router.post("/users/{user_id}/active")
-def user_set_active(user_id: int, request: Request, active: bool = Form(...), db: Session = Depends(get_db),
+def user_set_active(user_id: int, request: Request, active: bool = Form(...), db: Session = DB,
                     actor: Actor = Depends(ADMIN)) -> Response:
     user = service.update_user(db, actor, user_id, active=active)
     response = RedirectResponse(f"/admin/users/{user.id}", status_code=303)
@@ -90,7 +90,7 @@ def user_set_active(user_id: int, request: Request, active: bool = Form(...), db
 
 
 @router.post("/users/{user_id}/role")
-def user_set_role(user_id: int, request: Request, role: Role = Form(...), db: Session = Depends(get_db),
+def user_set_role(user_id: int, request: Request, role: Role = Form(...), db: Session = DB,
                   actor: Actor = Depends(ADMIN)) -> Response:
     user = service.update_user(db, actor, user_id, role=role.value)
     response = RedirectResponse(f"/admin/users/{user.id}", status_code=303)
@@ -99,7 +99,7 @@ def user_set_role(user_id: int, request: Request, role: Role = Form(...), db: Se
 
 
 @router.post("/users/{user_id}/tokens", response_class=HTMLResponse)
-def user_create_token(user_id: int, request: Request, name: str = Form(""), db: Session = Depends(get_db),
+def user_create_token(user_id: int, request: Request, name: str = Form(""), db: Session = DB,
                       actor: Actor = Depends(ADMIN)) -> HTMLResponse:
     user = service.get_user(db, user_id)
     try:
@@ -117,7 +117,7 @@ def user_create_token(user_id: int, request: Request, name: str = Form(""), db: 
 
 
 @router.post("/users/{user_id}/tokens/{token_id}/revoke")
-def user_revoke_token(user_id: int, token_id: int, request: Request, db: Session = Depends(get_db),
+def user_revoke_token(user_id: int, token_id: int, request: Request, db: Session = DB,
                       actor: Actor = Depends(ADMIN)) -> Response:
     tok = service.revoke_token(db, actor, token_id, any_user=True)
     response = RedirectResponse(f"/admin/users/{user_id}", status_code=303)

@@ -14,7 +14,7 @@ from pxm.platform.audit.service import verify_chain
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.pagination import PageParams, page_params
 from pxm.web.pages import render
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, patient_id: str = "", action: str = "", actor_label: str = "",
-               verify: bool = False, db: Session = Depends(get_db), params: PageParams = Depends(page_params),
+               verify: bool = False, db: Session = DB, params: PageParams = Depends(page_params),
                actor: Actor = Depends(require(Permission.audit_read))) -> HTMLResponse:
     form = {"patient_id": patient_id.strip(), "action": action.strip()[:80], "actor_label": actor_label.strip()[:120]}
     errors: dict[str, str] = {}

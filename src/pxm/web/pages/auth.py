@@ -14,7 +14,7 @@ from pxm.platform.auth.deps import require_login
 from pxm.platform.auth.login import clear_session_cookie, set_session_cookie, sign_in, sign_out
 from pxm.platform.auth.service import LoginError, resolve_session
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +42,7 @@ def _login_page(request: Request, settings: Settings, *, status: int = 200, erro
 
 @router.get("/login", response_class=HTMLResponse, openapi_extra=PUBLIC)
 def login_form(request: Request, next: str | None = None, signed_out: bool = False,
-               db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep)) -> Response:
+               db: Session = DB, settings: Settings = Depends(get_settings_dep)) -> Response:
     token = request.cookies.get(settings.session_cookie_name)
     if token and resolve_session(db, settings, token) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -52,7 +52,7 @@ def login_form(request: Request, next: str | None = None, signed_out: bool = Fal
 
 @router.post("/login", response_class=HTMLResponse, openapi_extra=PUBLIC)
 def login_submit(request: Request, username: str = Form(""), password: str = Form(""),
-                 csrf_token: str = Form(""), next: str = Form("/"), db: Session = Depends(get_db),
+                 csrf_token: str = Form(""), next: str = Form("/"), db: Session = DB,
                  settings: Settings = Depends(get_settings_dep)) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
@@ -73,7 +73,7 @@ def login_submit(request: Request, username: str = Form(""), password: str = For
 
 
 @router.post("/logout")
-def logout(request: Request, db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+def logout(request: Request, db: Session = DB, settings: Settings = Depends(get_settings_dep),
            actor: Actor = Depends(require_login)) -> Response:
     sign_out(request, db, settings, actor)
     response = RedirectResponse("/login?signed_out=1", status_code=303)

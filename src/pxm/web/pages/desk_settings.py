@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require, verify_csrf
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.platform.people.models import OrgUnit
 from pxm.practices.resolution import settings
@@ -121,7 +121,7 @@ def _attempt(request: Request, db: Session, actor: Actor, action: Callable[[], A
 
 
 @router.get("", response_class=HTMLResponse)
-def settings_page(request: Request, edit: int | None = Query(None, ge=1), db: Session = Depends(get_db),
+def settings_page(request: Request, edit: int | None = Query(None, ge=1), db: Session = DB,
                   actor: Actor = Depends(READ)) -> HTMLResponse:
     return _page(request, db, actor, edit=edit)
 
@@ -147,7 +147,7 @@ def _policy_done(policy: SlaPolicy) -> str:
 
 
 @router.post("/policies", response_class=HTMLResponse)
-def create_policy(request: Request, form: dict[str, str] = Depends(form_data), db: Session = Depends(get_db),
+def create_policy(request: Request, form: dict[str, str] = Depends(form_data), db: Session = DB,
                   actor: Actor = Depends(WRITE)) -> Response:
     shown, values = _policy_input(form, editing=False)
     return _attempt(request, db, actor, lambda: settings.create_policy(db, actor, **values), _policy_done,
@@ -156,7 +156,7 @@ def create_policy(request: Request, form: dict[str, str] = Depends(form_data), d
 
 @router.post("/policies/{policy_id}", response_class=HTMLResponse)
 def update_policy(policy_id: int, request: Request, form: dict[str, str] = Depends(form_data),
-                  db: Session = Depends(get_db), actor: Actor = Depends(WRITE)) -> Response:
+                  db: Session = DB, actor: Actor = Depends(WRITE)) -> Response:
     shown, values = _policy_input(form, editing=True)
     return _attempt(request, db, actor, lambda: settings.update_policy(db, actor, policy_id, **values),
                     _policy_done, anchor="policies-h", form_key="policy", form=shown, edit=policy_id)
@@ -176,7 +176,7 @@ def _calendar_input(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any
 
 @router.post("/calendars/{calendar_id}", response_class=HTMLResponse)
 def update_calendar(calendar_id: int, request: Request, form: dict[str, str] = Depends(form_data),
-                    db: Session = Depends(get_db), actor: Actor = Depends(WRITE)) -> Response:
+                    db: Session = DB, actor: Actor = Depends(WRITE)) -> Response:
     shown, values = _calendar_input(form)
     return _attempt(request, db, actor, lambda: settings.update_calendar(db, actor, calendar_id, **values),
                     lambda cal: f"Calendar {cal.name!r} saved. {APPLIES}", anchor=f"calendar-{calendar_id}",
@@ -184,7 +184,7 @@ def update_calendar(calendar_id: int, request: Request, form: dict[str, str] = D
 
 
 @router.post("/reasons", response_class=HTMLResponse)
-def create_reason(request: Request, form: dict[str, str] = Depends(form_data), db: Session = Depends(get_db),
+def create_reason(request: Request, form: dict[str, str] = Depends(form_data), db: Session = DB,
                   actor: Actor = Depends(WRITE)) -> Response:
     shown = {"code": form.get("code", ""), "label": form.get("label", "")}
     return _attempt(request, db, actor, lambda: settings.create_reason(db, actor, **shown),
@@ -194,7 +194,7 @@ def create_reason(request: Request, form: dict[str, str] = Depends(form_data), d
 
 @router.post("/reasons/{code}/label", response_class=HTMLResponse)
 def rename_reason(code: str, request: Request, form: dict[str, str] = Depends(form_data),
-                  db: Session = Depends(get_db), actor: Actor = Depends(WRITE)) -> Response:
+                  db: Session = DB, actor: Actor = Depends(WRITE)) -> Response:
     label = form.get("label", "")
     return _attempt(request, db, actor, lambda: settings.update_reason(db, actor, code, label=label),
                     lambda r: f"Reason {code!r} is now labelled {r.label!r}.", anchor="reasons-h",
@@ -203,7 +203,7 @@ def rename_reason(code: str, request: Request, form: dict[str, str] = Depends(fo
 
 @router.post("/reasons/{code}/active", response_class=HTMLResponse)
 def set_reason_active(code: str, request: Request, form: dict[str, str] = Depends(form_data),
-                      db: Session = Depends(get_db), actor: Actor = Depends(WRITE)) -> Response:
+                      db: Session = DB, actor: Actor = Depends(WRITE)) -> Response:
     active = form.get("active") == "true"
     done = (f"Reason {code!r} reactivated." if active else
             f"Reason {code!r} deactivated: it stays on past cases but cannot be chosen for new ones.")
@@ -212,7 +212,7 @@ def set_reason_active(code: str, request: Request, form: dict[str, str] = Depend
 
 
 @router.post("/reasons/{code}/delete", response_class=HTMLResponse)
-def delete_reason(code: str, request: Request, db: Session = Depends(get_db),
+def delete_reason(code: str, request: Request, db: Session = DB,
                   actor: Actor = Depends(WRITE)) -> Response:
     return _attempt(request, db, actor, lambda: settings.delete_reason(db, actor, code),
                     lambda _r: f"Reason {code!r} deleted.", anchor="reasons-h", form_key=f"reason:{code}", form={})

@@ -17,7 +17,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import NotFound
 from pxm.platform.http.pagination import PageParams, page_params, paginate
 from pxm.practices.feedback import metrics
@@ -85,7 +85,7 @@ def _date(value: str | None, default: dt.date) -> dt.date:
 
 @router.get("", response_class=HTMLResponse)
 def results_page(request: Request, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
-                 by: str = Query("month"), db: Session = Depends(get_db), actor: Actor = SurveysRead) -> HTMLResponse:
+                 by: str = Query("month"), db: Session = DB, actor: Actor = SurveysRead) -> HTMLResponse:
     today = utcnow().date()
     first = _date(start, today - dt.timedelta(days=365))
     last = _date(end, today)
@@ -122,7 +122,7 @@ def results_page(request: Request, start: str | None = Query(None, alias="from")
 
 
 @router.get("/instruments", response_class=HTMLResponse)
-def instruments_page(request: Request, db: Session = Depends(get_db), actor: Actor = SurveysRead) -> HTMLResponse:
+def instruments_page(request: Request, db: Session = DB, actor: Actor = SurveysRead) -> HTMLResponse:
     rows = list_instruments(db)
     counts = dict(db.execute(select(Response.instrument_id, func.count()).group_by(Response.instrument_id)).all())
     items = [{"row": r, "items": sum(1 for _ in iter_items(r.definition)), "responses": counts.get(r.id, 0)}
@@ -132,7 +132,7 @@ def instruments_page(request: Request, db: Session = Depends(get_db), actor: Act
 
 @router.get("/instruments/{instrument_id}", response_class=HTMLResponse)
 def instrument_page(instrument_id: int, request: Request, lang: str = Query("en", pattern="^(en|es)$"),
-                    db: Session = Depends(get_db), actor: Actor = SurveysRead) -> HTMLResponse:
+                    db: Session = DB, actor: Actor = SurveysRead) -> HTMLResponse:
     row = db.get(Instrument, instrument_id)
     if row is None:
         raise NotFound("instrument", instrument_id)
@@ -149,7 +149,7 @@ def instrument_page(instrument_id: int, request: Request, lang: str = Query("en"
 
 
 @router.get("/outbox", response_class=HTMLResponse)
-def outbox_page(request: Request, db: Session = Depends(get_db), params: PageParams = Depends(page_params),
+def outbox_page(request: Request, db: Session = DB, params: PageParams = Depends(page_params),
                 actor: Actor = SurveysManage) -> HTMLResponse:
     rows, total = paginate(db, select(MessageOutbox).order_by(MessageOutbox.id.desc()), params)
     by_status = dict(db.execute(select(MessageOutbox.status, func.count()).group_by(MessageOutbox.status)).all())
@@ -160,7 +160,7 @@ def outbox_page(request: Request, db: Session = Depends(get_db), params: PagePar
 
 
 @router.get("/outbox/{message_id}", response_class=HTMLResponse)
-def outbox_message_page(message_id: int, request: Request, db: Session = Depends(get_db),
+def outbox_message_page(message_id: int, request: Request, db: Session = DB,
                         actor: Actor = SurveysManage) -> HTMLResponse:
     msg = db.get(MessageOutbox, message_id)
     if msg is None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require, verify_csrf
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams
 from pxm.practices.feedback.complaints import service as complaints
@@ -42,7 +42,7 @@ def _back(request: Request, url: str, message: str, kind: str = "success") -> Re
 # --------------------------------------------------------------------------- comment explorer
 
 @router.get("/comments", response_class=HTMLResponse)
-def comments_page(request: Request, db: Session = Depends(get_db),
+def comments_page(request: Request, db: Session = DB,
                   actor: Actor = Depends(require(Permission.responses_read))) -> HTMLResponse:
     q = request.query_params
     theme = q.get("theme") or None
@@ -71,7 +71,7 @@ def comments_page(request: Request, db: Session = Depends(get_db),
 # --------------------------------------------------------------------------- closed loop
 
 @router.get("/loop", response_class=HTMLResponse)
-def loop_page(request: Request, db: Session = Depends(get_db),
+def loop_page(request: Request, db: Session = DB,
               actor: Actor = Depends(require(Permission.cases_read))) -> HTMLResponse:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
     return render(request, "feedback_text/loop.html", {
@@ -83,7 +83,7 @@ def loop_page(request: Request, db: Session = Depends(get_db),
 
 
 @router.post("/loop/{case_id}/close")
-def loop_close(case_id: int, request: Request, action_taken: str = Form(""), db: Session = Depends(get_db),
+def loop_close(case_id: int, request: Request, action_taken: str = Form(""), db: Session = DB,
                actor: Actor = Depends(require(Permission.cases_write))) -> RedirectResponse:
     try:
         loop.close_recovery(db, actor, case_id, action_taken=action_taken)
@@ -95,7 +95,7 @@ def loop_close(case_id: int, request: Request, action_taken: str = Form(""), db:
 # --------------------------------------------------------------------------- complaints
 
 @router.get("/complaints", response_class=HTMLResponse)
-def complaints_page(request: Request, db: Session = Depends(get_db),
+def complaints_page(request: Request, db: Session = DB,
                     actor: Actor = Depends(require(Permission.complaints_read))) -> HTMLResponse:
     return render(request, "feedback_text/complaints.html", {
         "page_title": "Complaints & compliments", "board": complaints.board(db),
@@ -109,7 +109,7 @@ def complaints_page(request: Request, db: Session = Depends(get_db),
 @router.post("/complaints")
 def complaints_create(request: Request, kind: str = Form("complaint"), channel: str = Form("phone"),
                       category: str = Form(""), severity: str = Form("medium"), complex_: str = Form("", alias="complex"),
-                      description: str = Form(""), patient_id: str = Form(""), db: Session = Depends(get_db),
+                      description: str = Form(""), patient_id: str = Form(""), db: Session = DB,
                       actor: Actor = Depends(require(Permission.complaints_write))) -> RedirectResponse:
     url = "/practices/feedback/complaints"
     try:
@@ -128,7 +128,7 @@ def complaints_create(request: Request, kind: str = Form("complaint"), channel: 
 
 @router.post("/complaints/{complaint_id}/status")
 def complaints_status(complaint_id: int, request: Request, status: str = Form(""), outcome_letter: str = Form(""),
-                      db: Session = Depends(get_db),
+                      db: Session = DB,
                       actor: Actor = Depends(require(Permission.complaints_write))) -> RedirectResponse:
     url = "/practices/feedback/complaints"
     try:
@@ -142,7 +142,7 @@ def complaints_status(complaint_id: int, request: Request, status: str = Form(""
 # --------------------------------------------------------------------------- public reviews
 
 @router.get("/reviews", response_class=HTMLResponse)
-def reviews_page(request: Request, db: Session = Depends(get_db),
+def reviews_page(request: Request, db: Session = DB,
                  actor: Actor = Depends(require(Permission.complaints_read))) -> HTMLResponse:
     rows, total = reviews.list_reviews(db, PageParams(limit=100, offset=0))
     return render(request, "feedback_text/reviews.html", {
@@ -155,7 +155,7 @@ def reviews_page(request: Request, db: Session = Depends(get_db),
 @router.post("/reviews")
 def reviews_create(request: Request, source: str = Form(""), rating: str = Form(""), text_: str = Form("", alias="text"),
                    url: str = Form(""), posted_on: str = Form(""), author: str = Form(""),
-                   db: Session = Depends(get_db),
+                   db: Session = DB,
                    actor: Actor = Depends(require(Permission.complaints_write))) -> RedirectResponse:
     back = "/practices/feedback/reviews"
     try:
@@ -173,7 +173,7 @@ def reviews_create(request: Request, source: str = Form(""), rating: str = Form(
 
 @router.post("/reviews/{review_id}/reply")
 def reviews_reply(review_id: int, request: Request, action: str = Form(""), reply: str = Form(""),
-                  db: Session = Depends(get_db),
+                  db: Session = DB,
                   actor: Actor = Depends(require(Permission.complaints_write))) -> RedirectResponse:
     back = "/practices/feedback/reviews"
     try:

@@ -13,7 +13,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -34,7 +34,7 @@ def sparkline(values: list[Any], w: int = SPARK_W, h: int = SPARK_H) -> str:
 
 
 @router.get("/operations/live", response_class=HTMLResponse)
-def live_page(request: Request, db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+def live_page(request: Request, db: Session = DB, settings: Settings = Depends(get_settings_dep),
               actor: Actor = Depends(require(Permission.live_read))) -> HTMLResponse:
     snap = snapshot(db, timezone=settings.timezone)
     trend = snap["today"]["trend"]

@@ -14,7 +14,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.people.models import Encounter, OrgUnit, Patient, Staff
 from pxm.web.pages import render
 
@@ -61,12 +61,12 @@ def overview_counts(session: Session, now: dt.datetime | None = None) -> dict[st
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request, db: Session = Depends(get_db),
+def overview_page(request: Request, db: Session = DB,
                   actor: Actor = Depends(require(Permission.org_read))) -> HTMLResponse:
     return render(request, "overview.html", {"page_title": "Overview", "o": overview_counts(db)})
 
 
 @api.get("/overview", summary="Counts of patients, encounters (last 30 days by type), staff and org units")
-def overview_api(db: Session = Depends(get_db),
+def overview_api(db: Session = DB,
                  actor: Actor = Depends(require(Permission.org_read))) -> dict[str, Any]:
     return overview_counts(db)

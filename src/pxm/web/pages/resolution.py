@@ -23,7 +23,7 @@ from pxm.platform.auth.deps import require, verify_csrf
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
@@ -44,7 +44,7 @@ def _staff_names(db: Session) -> dict[int, str]:
 
 
 @router.get("", response_class=HTMLResponse)
-def workspace(request: Request, db: Session = Depends(get_db), actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
+def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
     me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
     mine = queries.queue_for(db, me.id) if me is not None else []
     unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), status=["new"])
@@ -66,7 +66,7 @@ def _feedback_for(db: Session, actor: Actor, patient_id: int) -> list[dict[str, 
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(case_id: int, request: Request, db: Session = Depends(get_db),
+def case_page(case_id: int, request: Request, db: Session = DB,
               actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
     case = service.get_case(db, case_id)
     events, contacts = queries.case_history(db, case.id)
@@ -104,14 +104,14 @@ def _after(request: Request, db: Session, case_id: int, action: Callable[[], Any
 
 
 @router.post("/cases/{case_id}/notes")
-def post_note(case_id: int, request: Request, text: str = Form(""), db: Session = Depends(get_db),
+def post_note(case_id: int, request: Request, text: str = Form(""), db: Session = DB,
               actor: Actor = Depends(CASES_WRITE)) -> Response:
     return _after(request, db, case_id, lambda: service.add_note(db, actor, case_id, text), "Note added.")
 
 
 @router.post("/cases/{case_id}/transition")
 def post_transition(case_id: int, request: Request, to_status: str = Form(""), note: str = Form(""),
-                    resolution_code: str = Form(""), db: Session = Depends(get_db),
+                    resolution_code: str = Form(""), db: Session = DB,
                     actor: Actor = Depends(CASES_WRITE)) -> Response:
     return _after(request, db, case_id, lambda: service.transition(
         db, actor, case_id, to_status, note=note.strip() or None, resolution_code=resolution_code or None),
@@ -121,7 +121,7 @@ def post_transition(case_id: int, request: Request, to_status: str = Form(""), n
 @router.post("/cases/{case_id}/contacts")
 def post_contact(case_id: int, request: Request, channel: str = Form(""), direction: str = Form("inbound"),
                  minutes: int = Form(5, ge=0, le=600), resolved: bool = Form(False),
-                 resolution_code: str = Form(""), note: str = Form(""), db: Session = Depends(get_db),
+                 resolution_code: str = Form(""), note: str = Form(""), db: Session = DB,
                  actor: Actor = Depends(CONTACTS_WRITE)) -> Response:
     def log() -> None:
         case = service.get_case(db, case_id)
@@ -147,7 +147,7 @@ def _dates(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date 
 @router.get("/fcr", response_class=HTMLResponse)
 def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATTERN),
                   start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
-                  window_days: int = Query(7, ge=1, le=365), db: Session = Depends(get_db),
+                  window_days: int = Query(7, ge=1, le=365), db: Session = DB,
                   settings: Settings = Depends(get_settings_dep), actor: Actor = Depends(METRICS_READ)) -> HTMLResponse:
     d0, d1, error = _dates(start, end)
     report = fcr.fcr_report(db, window_days=window_days, as_of=utcnow(), start=d0, end=d1, by=by,
@@ -163,7 +163,7 @@ def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATT
 def fcr_repeats(request: Request, by: str | None = Query(None, pattern=fcr.BY_PATTERN),
                 key: str | None = Query(None, max_length=120), start: str | None = Query(None, alias="from"),
                 end: str | None = Query(None, alias="to"), window_days: int = Query(7, ge=1, le=365),
-                db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+                db: Session = DB, settings: Settings = Depends(get_settings_dep),
                 actor: Actor = Depends(METRICS_READ)) -> HTMLResponse:
     d0, d1, error = _dates(start, end)
     hits = fcr.repeat_cases(db, window_days=window_days, as_of=utcnow(), start=d0, end=d1, by=by, key=key,

@@ -15,7 +15,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.platform.people.models import Staff
 from pxm.web.pages import flash, render
@@ -46,7 +46,7 @@ def _context(db: Session) -> dict[str, Any]:
 
 
 @router.get(PAGE, response_class=HTMLResponse)
-def routing_page(request: Request, db: Session = Depends(get_db),
+def routing_page(request: Request, db: Session = DB,
                  actor: Actor = Depends(require(Permission.cases_read))) -> HTMLResponse:
     ctx = _context(db)
     ctx.update(page_title="Routing", can_assign=actor.can(Permission.cases_assign))
@@ -55,7 +55,7 @@ def routing_page(request: Request, db: Session = Depends(get_db),
 
 @router.post(f"{PAGE}/reassign", response_class=HTMLResponse)
 def reassign_form(request: Request, case_id: str = Form(""), staff_id: str = Form(""), note: str = Form(""),
-                  db: Session = Depends(get_db), actor: Actor = Depends(require(Permission.cases_assign))) -> Any:
+                  db: Session = DB, actor: Actor = Depends(require(Permission.cases_assign))) -> Any:
     if not case_id.strip().isdigit() or not staff_id.strip().isdigit():
         return _error(request, db, actor, "case number and agent: enter the case number and pick an agent")
     try:
@@ -70,7 +70,7 @@ def reassign_form(request: Request, case_id: str = Form(""), staff_id: str = For
 
 @router.post(f"{PAGE}/settings", response_class=HTMLResponse)
 def settings_form(request: Request, step1_after_seconds: str = Form(""), step2_after_seconds: str = Form(""),
-                  db: Session = Depends(get_db), actor: Actor = Depends(require(Permission.cases_assign))) -> Any:
+                  db: Session = DB, actor: Actor = Depends(require(Permission.cases_assign))) -> Any:
     try:
         s1, s2 = int(step1_after_seconds), int(step2_after_seconds)
     except ValueError:

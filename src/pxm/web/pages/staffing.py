@@ -14,7 +14,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
-from pxm.platform.http.deps import get_db, get_settings_dep
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +47,7 @@ def _num(form: dict[str, str], name: str, errors: dict[str, str], *, integer: bo
 
 
 @router.get("/operations/staffing", response_class=HTMLResponse)
-def staffing_page(request: Request, db: Session = Depends(get_db), settings: Settings = Depends(get_settings_dep),
+def staffing_page(request: Request, db: Session = DB, settings: Settings = Depends(get_settings_dep),
                   actor: Actor = Depends(require(Permission.staffing_read))) -> HTMLResponse:
     q = request.query_params
     form = {name: q.get(name, default) for name, _label, default, _hint in FIELDS}

@@ -18,7 +18,7 @@ from pxm.analytics.study.models import Study
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams, page_params, paginate
 from pxm.web.pages import flash, render
@@ -127,7 +127,7 @@ def _form_date(value: str, field: str, problems: list[str]) -> dt.date | None:
 
 
 @router.get("", response_class=HTMLResponse)
-def studies_page(request: Request, params: PageParams = Depends(page_params), db: Session = Depends(get_db),
+def studies_page(request: Request, params: PageParams = Depends(page_params), db: Session = DB,
                  actor: Actor = StudiesRead) -> HTMLResponse:
     return render(request, "study/index.html", _list_context(db, actor, params))
 
@@ -135,7 +135,7 @@ def studies_page(request: Request, params: PageParams = Depends(page_params), db
 @router.post("", response_class=HTMLResponse)
 async def upload_form(request: Request, file: UploadFile = File(...), title: str = Form(""),
                       bootstrap: str = Form(""), seed: str = Form(""), mapping: str = Form(""),
-                      db: Session = Depends(get_db), actor: Actor = StudiesRun) -> Any:
+                      db: Session = DB, actor: Actor = StudiesRun) -> Any:
     problems: list[str] = []
     draws = _form_int(bootstrap, "Bootstrap draws", problems, default=0) or 0
     seed_value = _form_int(seed, "Seed", problems, default=None)
@@ -161,7 +161,7 @@ async def upload_form(request: Request, file: UploadFile = File(...), title: str
 
 @router.post("/from-responses", response_class=HTMLResponse)
 def responses_form(request: Request, date_from: str = Form(""), date_to: str = Form(""), title: str = Form(""),
-                   bootstrap: str = Form(""), seed: str = Form(""), db: Session = Depends(get_db),
+                   bootstrap: str = Form(""), seed: str = Form(""), db: Session = DB,
                    actor: Actor = StudiesRun) -> Any:
     """Run the study on the cxm survey responses stored in PXM for a date range."""
     problems: list[str] = []
@@ -211,7 +211,7 @@ def paper_page(request: Request, seed: int = Query(352, ge=0, lt=2**32), actor: 
 
 @router.get("/{study_id}", response_class=HTMLResponse)
 def study_page(study_id: int, request: Request, compare: int | None = Query(None, alias="compare"),
-               db: Session = Depends(get_db), actor: Actor = StudiesRead) -> HTMLResponse:
+               db: Session = DB, actor: Actor = StudiesRead) -> HTMLResponse:
     study = service.get_study(db, study_id)
     r = study.results
     charts: dict[str, Any] = {}
@@ -228,7 +228,7 @@ def study_page(study_id: int, request: Request, compare: int | None = Query(None
 
 
 @router.post("/{study_id}/rerun")
-def rerun_form(study_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = StudiesRun) -> Any:
+def rerun_form(study_id: int, request: Request, db: Session = DB, actor: Actor = StudiesRun) -> Any:
     study = service.rerun(db, actor, study_id)
     response = RedirectResponse(f"/analytics/study/{study.id}?compare={study_id}", status_code=303)
     flash(request, response, f"Study {study.id} reruns study {study_id} on the same data and options", "success")

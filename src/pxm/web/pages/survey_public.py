@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from pxm.platform.auth.actor import Actor
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.errors import APIError
 from pxm.practices.feedback import service
 from pxm.practices.feedback.definition import (
@@ -122,7 +122,7 @@ def _form(request: Request, token: str, inv: Invitation, answers: dict[str, Any]
 
 
 @router.get("/s/{token}", response_class=HTMLResponse, openapi_extra=PUBLIC)
-def survey_page(token: str, request: Request, db: Session = Depends(get_db)) -> HTMLResponse:
+def survey_page(token: str, request: Request, db: Session = DB) -> HTMLResponse:
     try:
         inv = invitation_for_token(db, token)
     except TokenProblem as problem:
@@ -149,7 +149,7 @@ async def _form_answers(request: Request, inv: Invitation) -> tuple[str, dict[st
 
 
 @router.post("/s/{token}", response_class=HTMLResponse, openapi_extra=PUBLIC)
-async def survey_submit(token: str, request: Request, db: Session = Depends(get_db)) -> HTMLResponse:
+async def survey_submit(token: str, request: Request, db: Session = DB) -> HTMLResponse:
     try:
         inv = invitation_for_token(db, token)
     except TokenProblem as problem:

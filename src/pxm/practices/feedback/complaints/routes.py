@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.idempotency import idempotency_key, run_idempotent
 from pxm.platform.http.pagination import PageParams, page_params
 from pxm.practices.feedback.complaints import service
@@ -59,7 +59,7 @@ def _settings_view(row: Any) -> dict[str, Any]:
 
 
 @router.post("/complaints", status_code=201, summary="Record a complaint or compliment (opens a recovery case)")
-def create(body: ComplaintCreate, request: Request, db: Session = Depends(get_db), actor: Actor = Write,
+def create(body: ComplaintCreate, request: Request, db: Session = DB, actor: Actor = Write,
            key: str | None = Depends(idempotency_key)) -> JSONResponse:
     def make() -> dict[str, Any]:
         row = service.create_complaint(
@@ -72,7 +72,7 @@ def create(body: ComplaintCreate, request: Request, db: Session = Depends(get_db
 
 
 @router.get("/complaints", summary="Complaints and compliments, newest first (masked descriptions)")
-def list_(db: Session = Depends(get_db), actor: Actor = Read, params: PageParams = Depends(page_params),
+def list_(db: Session = DB, actor: Actor = Read, params: PageParams = Depends(page_params),
           status: str | None = Query(None, max_length=16), kind: str | None = Query(None, max_length=12),
           overdue: bool | None = None) -> dict[str, Any]:
     rows, total = service.list_complaints(db, params, status=status, kind=kind, overdue=overdue)
@@ -81,35 +81,35 @@ def list_(db: Session = Depends(get_db), actor: Actor = Read, params: PageParams
 
 
 @router.get("/complaints/board", summary="Complaints by status with overdue flags")
-def board(db: Session = Depends(get_db), actor: Actor = Read) -> dict[str, Any]:
+def board(db: Session = DB, actor: Actor = Read) -> dict[str, Any]:
     return service.board(db)
 
 
 @router.get("/complaints/settings", summary="Due-date policy (days to acknowledge / resolve)")
-def get_settings(db: Session = Depends(get_db), actor: Actor = Read) -> dict[str, Any]:
+def get_settings(db: Session = DB, actor: Actor = Read) -> dict[str, Any]:
     return _settings_view(service.get_settings(db))
 
 
 @router.patch("/complaints/settings", summary="Change the due-date policy (applies to new complaints)")
-def patch_settings(body: SettingsUpdate, db: Session = Depends(get_db),
+def patch_settings(body: SettingsUpdate, db: Session = DB,
                    actor: Actor = Depends(require(Permission.surveys_manage))) -> dict[str, Any]:
     return _settings_view(service.update_settings(db, actor, acknowledge_days=body.acknowledge_days,
                                                   standard_days=body.standard_days, complex_days=body.complex_days))
 
 
 @router.get("/complaints/{complaint_id}", summary="One complaint (masked description)")
-def get(complaint_id: int, db: Session = Depends(get_db), actor: Actor = Read) -> dict[str, Any]:
+def get(complaint_id: int, db: Session = DB, actor: Actor = Read) -> dict[str, Any]:
     return service.complaint_view(service.get_complaint(db, complaint_id))
 
 
 @router.post("/complaints/{complaint_id}/text", summary="The unmasked description and outcome letter (audited)")
-def text(complaint_id: int, db: Session = Depends(get_db),
+def text(complaint_id: int, db: Session = DB,
          actor: Actor = Depends(require(Permission.patients_read))) -> dict[str, Any]:
     return service.read_complaint_text(db, actor, complaint_id)
 
 
 @router.patch("/complaints/{complaint_id}", summary="Move a complaint along or edit it")
-def patch(complaint_id: int, body: ComplaintUpdate, db: Session = Depends(get_db),
+def patch(complaint_id: int, body: ComplaintUpdate, db: Session = DB,
           actor: Actor = Write) -> dict[str, Any]:
     row = service.update_complaint(db, actor, complaint_id, status=body.status, severity=body.severity,
                                    category=body.category, complex_=body.complex, outcome_letter=body.outcome_letter)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
-from pxm.platform.http.deps import get_db
+from pxm.platform.http.deps import DB
 from pxm.platform.http.pagination import PageParams, page_params
 from pxm.practices.feedback.text import service, themes
 
@@ -20,7 +20,7 @@ Read = Depends(require(Permission.responses_read))
 
 
 @router.get("/comments", summary="Analysed comments with PHI masked, newest first")
-def list_comments(db: Session = Depends(get_db), actor: Actor = Read, params: PageParams = Depends(page_params),
+def list_comments(db: Session = DB, actor: Actor = Read, params: PageParams = Depends(page_params),
                   theme: str | None = Query(None, max_length=40),
                   sentiment: str | None = Query(None, max_length=10), department_id: int | None = None,
                   since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def list_comments(db: Session = Depends(get_db), actor: Actor = Read, params: Pa
 
 
 @router.get("/comments/themes", summary="Comments per theme and sentiment")
-def theme_summary(db: Session = Depends(get_db), actor: Actor = Read, department_id: int | None = None,
+def theme_summary(db: Session = DB, actor: Actor = Read, department_id: int | None = None,
                   since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict[str, Any]:
     return service.theme_summary(db, department_id=department_id, since=since, until=until)
 
@@ -41,6 +41,6 @@ def catalog(actor: Actor = Read) -> list[dict[str, str]]:
 
 
 @router.post("/comments/{response_id}/raw", summary="The unmasked comment (needs patients:read; audited)")
-def raw_comment(response_id: int, db: Session = Depends(get_db),
+def raw_comment(response_id: int, db: Session = DB,
                 actor: Actor = Depends(require(Permission.patients_read))) -> dict[str, Any]:
     return service.read_raw_comment(db, actor, response_id)
