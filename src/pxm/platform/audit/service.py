@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from pxm.platform.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Prebuilt
+from pxm.platform.db.prebuilt import Prebuilt, numbered_params, numbered_values
 
 
 def canonical(event: dict[str, Any]) -> str:
@@ -175,13 +175,9 @@ def _write_rows(conn: Connection, rows: list[dict[str, Any]], head: dict[str, An
         return
     stmt = _INSERT_WITH_HEAD.get(n)
     if stmt is None:
-        values = [{k: bindparam(f"{k}_{i}", type_=_EVENTS.c[k].type) for k in _EVENT_KEYS} for i in range(n)]
-        both = _MOVE_HEAD.add_cte(insert(_EVENTS).values(values).cte("written"))
+        both = _MOVE_HEAD.add_cte(insert(_EVENTS).values(numbered_values(_EVENTS, _EVENT_KEYS, n)).cte("written"))
         stmt = _INSERT_WITH_HEAD.setdefault(n, Prebuilt(both))
-    params = dict(head)
-    for i, row in enumerate(rows):
-        params.update({f"{k}_{i}": v for k, v in row.items()})
-    stmt.run(conn, params)
+    stmt.run(conn, {**head, **numbered_params(rows)})
 
 
 # The session whose transaction runs on each connection, so a statement can find the session's buffer.

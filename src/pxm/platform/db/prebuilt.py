@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, exc, insert
+from sqlalchemy import Connection, Table, bindparam, exc, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -201,3 +201,14 @@ def insert_returning_id(conn: Connection, table: Table, values: Mapping[str, Any
     if stmt is None:
         stmt = _INSERTS.setdefault(key, Prebuilt(insert(table).returning(table.c.id), values))
     return int(stmt.rows(conn, values)[0][0])
+
+
+def numbered_values(table: Table, keys: Sequence[str], n: int) -> list[dict[str, Any]]:
+    """Parameters of an ``n``-row ``VALUES`` list (``insert(table).values(...)``): ``<key>_<row>``, typed as the
+    column. Pass the rows with :func:`numbered_params`."""
+    return [{k: bindparam(f"{k}_{i}", type_=table.c[k].type) for k in keys} for i in range(n)]
+
+
+def numbered_params(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of :func:`numbered_values` for ``rows``."""
+    return {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}

@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Prebuilt
+from pxm.platform.db.prebuilt import Prebuilt, numbered_params, numbered_values
 from pxm.platform.jobs.models import Job
 
 log = logging.getLogger("pxm.jobs")
@@ -111,8 +111,8 @@ def _insert_new_jobs(dialect: str, n: int) -> Prebuilt | None:
         make = _INSERT_DIALECTS.get(dialect)
         if make is None:
             return None
-        rows = [{k: bindparam(f"{k}_{i}", type_=_JOBS.c[k].type) for k in _JOB_KEYS} for i in range(n)]
-        stmt = make(_JOBS).values(rows).on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
+        stmt = make(_JOBS).values(numbered_values(_JOBS, _JOB_KEYS, n)) \
+            .on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
         found = _INSERT_NEW_JOBS.setdefault((dialect, n), Prebuilt(stmt.returning(_JOBS.c.id)))
     return found
 
@@ -130,11 +130,9 @@ def enqueue_many(session: Session, new: Sequence[NewJob]) -> list[int]:
         return [enqueue(session, j.kind, j.payload, dedupe_key=j.dedupe_key, run_after=j.run_after,
                         max_attempts=j.max_attempts).id for j in new]
     now = utcnow()
-    params: dict[str, Any] = {}
-    for i, j in enumerate(new):
-        params.update({f"kind_{i}": j.kind, f"payload_{i}": j.payload, f"dedupe_key_{i}": j.dedupe_key,
-                       f"status_{i}": "pending", f"attempts_{i}": 0, f"max_attempts_{i}": j.max_attempts,
-                       f"run_after_{i}": j.run_after or now, f"created_at_{i}": now})
+    params = numbered_params([{"kind": j.kind, "payload": j.payload, "dedupe_key": j.dedupe_key, "status": "pending",
+                               "attempts": 0, "max_attempts": j.max_attempts, "run_after": j.run_after or now,
+                               "created_at": now} for j in new])
     session.flush()
     ids = [int(r[0]) for r in stmt.rows(session.connection(), params)]
     session.info.setdefault("pxm_new_jobs", []).extend(ids)
