@@ -17,7 +17,7 @@ and a lost connection is invalidated. What it drops: statement logging (``echo``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, exc, insert
@@ -102,7 +102,7 @@ def _compile(stmt: ClauseElement, dialect: Dialect, keys: list[str] | None) -> _
             raise TypeError(f"Prebuilt does not handle tuple parameters ({name})")
         param = compiled.binds.get(name)
         if name in defaults:
-            slots.append(_Slot(name, proc, defaults[name].fixed, defaults[name].make))
+            slots.append(replace(defaults[name], proc=proc))
         elif param is not None and param.required:
             slots.append(_Slot(name, proc))
         elif param is not None:
@@ -191,12 +191,12 @@ class Prebuilt:
             cursor.close()
 
 
-_INSERTS: dict[tuple[str, tuple[str, ...]], Prebuilt] = {}
+_INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}
 
 
 def insert_returning_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
     """``INSERT INTO table (the keys of values) VALUES (...) RETURNING id``, prebuilt per table and key set."""
-    key = (table.name, tuple(values))
+    key = (table, tuple(values))  # the Table itself: two metadata may each have a table of one name
     stmt = _INSERTS.get(key)
     if stmt is None:
         stmt = _INSERTS.setdefault(key, Prebuilt(insert(table).returning(table.c.id), values))
