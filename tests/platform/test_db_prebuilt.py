@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from pxm.platform.db.base import UTCDateTime
-from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id
 
 STAMP = dt.datetime(2026, 4, 2, 8, 0, tzinfo=dt.UTC)
 META = MetaData()
@@ -128,3 +128,45 @@ def test_columns_left_out_take_their_python_defaults(conn: Connection) -> None:
     got = conn.execute(select(ITEMS.c.code, ITEMS.c.status, ITEMS.c.kind, ITEMS.c.created_at, ITEMS.c.updated_at)
                        .order_by(ITEMS.c.code)).all()
     assert [tuple(r) for r in got] == [("a", "open", "plain", STAMP, STAMP), ("b", "new", "urgent", AT, None)]
+
+
+def test_a_batch_runs_its_statements_in_order_and_gives_each_its_rows(conn: Connection) -> None:
+    # on PostgreSQL one pipeline (one round trip); each statement still sees the ones before it
+    seen: list[str] = []
+
+    def on_execute(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement.split()[0])
+
+    event.listen(conn.engine, "after_cursor_execute", on_execute)
+    try:
+        batch = Batch(conn)
+        a = batch.add(INSERT, _row("a", "new", AT))
+        many = batch.add_many(INSERT_MANY, [_row("b", "open", AT), _row("c", "closed", AT)])
+        opened = batch.add(OPEN_SINCE, {"since": AT})
+        move = batch.add(Prebuilt(update(ITEMS).where(ITEMS.c.code == "a").values(status="closed")))
+        after = batch.add(OPEN_SINCE, {"since": AT})
+        assert batch.add_many(INSERT_MANY, []) is None
+        batch.send()
+    finally:
+        event.remove(conn.engine, "after_cursor_execute", on_execute)
+    assert many is not None and move.rows == [] and many.rows == []
+    assert a.rows == [(conn.execute(select(ITEMS.c.id).where(ITEMS.c.code == "a")).scalar_one(),)]
+    assert [r[0] for r in opened.rows] == ["a", "b"] and opened.rows[0][1] == AT
+    assert [r[0] for r in after.rows] == ["b"]
+    assert seen == ["INSERT", "INSERT", "SELECT", "UPDATE", "SELECT"]
+
+
+def test_a_failing_statement_in_a_batch_raises_its_own_error_and_stops_the_rest(conn: Connection) -> None:
+    INSERT.rows(conn, _row("a", "new", AT))
+    savepoint = conn.begin_nested()
+    batch = Batch(conn)
+    batch.add(INSERT, _row("b", "new", AT))
+    batch.add(INSERT, _row("a", "open", AT))  # duplicate code
+    batch.add(INSERT, _row("c", "new", AT))
+    with pytest.raises(exc.IntegrityError) as caught:
+        batch.send()
+    assert "INSERT INTO prebuilt_items" in str(caught.value)
+    params = caught.value.params  # the failing statement's parameters, not another's (named or positional)
+    assert (params["code"] if isinstance(params, dict) else params[0]) == "a"
+    savepoint.rollback()
+    assert conn.execute(select(ITEMS.c.code)).scalars().all() == ["a"]

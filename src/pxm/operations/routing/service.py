@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -41,7 +41,7 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Call, Prebuilt, insert_returning, insert_returning_id
 from pxm.platform.http.errors import APIError, BadRequest
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -147,11 +147,14 @@ def lock_routing(session: Session) -> None:
 
     Without it two transactions could both see an agent one case below capacity and both assign. SQLite
     needs nothing: every PXM transaction holds the database's write lock from ``BEGIN IMMEDIATE``."""
+    if _needs_lock(session):
+        _LOCK.run(session.connection(), {"key": ROUTING_LOCK_KEY})
+        session.info[_LOCKED] = session.get_transaction()
+
+
+def _needs_lock(session: Session) -> bool:
     tx = session.get_transaction()
-    if session.get_bind().dialect.name != "postgresql" or (tx is not None and session.info.get(_LOCKED) is tx):
-        return
-    _LOCK.run(session.connection(), {"key": ROUTING_LOCK_KEY})
-    session.info[_LOCKED] = session.get_transaction()
+    return session.get_bind().dialect.name == "postgresql" and (tx is None or session.info.get(_LOCKED) is not tx)
 
 
 # An agent has a skill when its JSON list holds the code; written per dialect so that the database skips the
@@ -195,6 +198,12 @@ def load_agents(session: Session, *, available_only: bool = True,
     ``skills`` = (reason, language): only the available agents with both, which is all a decision at widening
     step 0 looks at (a case that has not waited yet), so the database counts open cases for those only."""
     session.flush()  # pending assignments count (what autoflush would do)
+    stmt, params = _agents_statement(session, available_only, skills)
+    return agent_states(stmt.rows(session.connection(), params))
+
+
+def _agents_statement(session: Session, available_only: bool,
+                      skills: tuple[str, str] | None) -> tuple[Prebuilt, dict[str, str]]:
     params: dict[str, str] = {}
     key: tuple[bool, str | None] = (available_only, None)
     dialect = session.get_bind().dialect.name
@@ -202,9 +211,33 @@ def load_agents(session: Session, *, available_only: bool = True,
         key = (True, dialect)
         wrap = json.dumps if dialect == "postgresql" else _same
         params = {"skill_reason": wrap([skills[0]]), "skill_language": wrap([skills[1]])}
+    return _AGENTS[key], params
+
+
+def locked_snapshot(session: Session, skills: tuple[str, str] | None) -> list[AgentState]:
+    """``lock_routing``, ``load_agents`` (available agents) and the audit chain's head lock in one round trip:
+    on PostgreSQL they go in one pipeline. Still separate statements, run in order, so the snapshot's
+    statement starts after the lock is held and sees every decision committed before it."""
+    session.flush()
+    stmt, params = _agents_statement(session, True, skills)
+    batch = Batch(session.connection())
+    locking = _needs_lock(session)
+    if locking:
+        batch.add(_LOCK, {"key": ROUTING_LOCK_KEY})
+    agents = batch.add(stmt, params)
+    # a decision is audited (the case opened or assigned): lock the chain's head now, not in a round trip of
+    # its own at commit (the routing lock is held until then anyway)
+    hold_head = audit.lock_head_in(session, batch)
+    batch.send()
+    hold_head()
+    if locking:
+        session.info[_LOCKED] = session.get_transaction()
+    return agent_states(agents.rows)
+
+
+def agent_states(rows: Iterable[Sequence[Any]]) -> list[AgentState]:
     agents = []
-    for staff_id, name, status, capacity, idle, reasons, languages, channels, team, load, last_at \
-            in _AGENTS[key].rows(session.connection(), params):
+    for staff_id, name, status, capacity, idle, reasons, languages, channels, team, load, last_at in rows:
         if isinstance(last_at, str):  # SQLite returns max() of a datetime column as text
             last_at = dt.datetime.fromisoformat(last_at)
         if last_at is not None:
@@ -256,10 +289,9 @@ def plan_route(session: Session, case: Case, *, now: dt.datetime | None = None, 
     policy = policy_of(settings)
     req = requirements_of(session, case, now, language=language)
     if pool is None:
-        lock_routing(session)
         # a case that has not waited is decided at step 0 (reason and language): only those agents are needed
         skills = (req.reason, req.language) if policy.max_step(req.waited_seconds) == 0 else None
-        pool = AgentPool(load_agents(session, skills=skills))
+        pool = AgentPool(locked_snapshot(session, skills))
     decision = pool.decide(req, policy, assign=True, now=now)
     team = pool.agent(decision.staff_id).team if decision.staff_id is not None else None
     return Plan(decision, req, settings, now, team)
@@ -279,6 +311,14 @@ def record_plan(session: Session, actor: Actor, case: Case, plan: Plan, *, first
         row_id = _insert_decision(session, router, case, decision, plan.req, "queued")
     schedule_sweep(session, plan.knobs, plan.now)
     return row_id
+
+
+def add_decision(batch: Batch, actor: Actor, case: Case, plan: Plan) -> Call:
+    """Queue the ``auto`` decision row of a plan that chose an agent in ``batch`` (the service desk writes it with
+    the case's assignment and events); after ``batch.send()`` the call's ``rows[0][0]`` is the row's id."""
+    router = Actor.system("routing", request_id=actor.request_id)
+    values = _decision_values(router, case, plan.decision, plan.req, "auto")
+    return batch.add(insert_returning(_DECISIONS, values), values)
 
 
 def _decision_values(actor: Actor, case: Case, decision: Decision, req: Requirements, kind: str,
@@ -380,8 +420,7 @@ def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = N
     languages = dict(session.execute(
         select(Patient.id, Patient.preferred_language).where(Patient.id.in_({c.patient_id for c in cases}))
     ).all())
-    lock_routing(session)
-    pool = AgentPool(load_agents(session))
+    pool = AgentPool(locked_snapshot(session, None))
     router = Actor.system("routing", request_id=actor.request_id)
     assigned = 0
     waiting = 0

@@ -1,5 +1,5 @@
 """Hash-chained, append-only audit log."""
 
-from pxm.platform.audit.service import record, verify_chain, write_pending
+from pxm.platform.audit.service import lock_head_in, record, verify_chain, write_pending
 
-__all__ = ["record", "verify_chain", "write_pending"]
+__all__ = ["lock_head_in", "record", "verify_chain", "write_pending"]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from pxm.platform.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Prebuilt, numbered_params, numbered_values
+from pxm.platform.db.prebuilt import Batch, Prebuilt, numbered_params, numbered_values
 
 
 def canonical(event: dict[str, Any]) -> str:
@@ -159,6 +159,25 @@ def write_pending(session: Session) -> None:
         buf.unwritten = 0
     finally:
         buf.writing = False
+
+
+def lock_head_in(session: Session, batch: Batch) -> Callable[[], None]:
+    """Queue the lock of the chain's head in ``batch``, for a transaction that will write events and takes
+    another lock in the same round trip (routing): its events are then written without a round trip for the
+    head at commit. Call the returned function after ``batch.send()``. Nothing is queued when this transaction
+    (or savepoint) holds the head already. Events buffered so far are written first, the usual way: the
+    statements of a batch are sent before any result comes back, so none may need one of its own."""
+    write_pending(session)
+    if session.info.get(_HEAD_KEY) is not None:
+        return lambda: None
+    call = batch.add(_LOCK_HEAD)
+
+    def hold() -> None:
+        if not call.rows:
+            raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
+        session.info[_HEAD_KEY] = (int(call.rows[0][0]), str(call.rows[0][1]))
+
+    return hold
 
 
 _ONE_TRIP_MAX = 8  # events per transaction written with the head in one statement on PostgreSQL

@@ -152,43 +152,126 @@ class Prebuilt:
             self._execute(conn, param_sets, many=len(param_sets) > 1)
 
     def _execute(self, conn: Connection, param_sets: Sequence[Params], *, many: bool) -> list[tuple[Any, ...]]:
-        c = self._for(conn.dialect)
-        args: Any = [c.args(p) for p in param_sets] if many else c.args(param_sets[0])
-        dbapi_conn = conn.connection.dbapi_connection
-        assert dbapi_conn is not None
-        cursor = dbapi_conn.cursor()
-        events = conn._has_events or conn.engine._has_events
-        sql = c.sql
+        call = Call(self, conn, param_sets, many)
         try:
-            if events:
-                for fn in conn.dispatch.before_cursor_execute:
-                    out = fn(conn, cursor, sql, args, None, many)
-                    if out is not None:  # retval listeners may rewrite the statement
-                        sql, args = out
-            if many:
-                cursor.executemany(sql, args)
-            else:
-                cursor.execute(sql, args)
-            rows: list[tuple[Any, ...]] = []
-            if c.result_types is not None and cursor.description is not None:
-                procs = self._results.get(conn.dialect.name)
-                if procs is None:
-                    procs = self._results.setdefault(conn.dialect.name, tuple(
-                        t._cached_result_processor(conn.dialect, d[1])
-                        for t, d in zip(c.result_types, cursor.description, strict=True)))
-                rows = [tuple(v if p is None else p(v) for p, v in zip(procs, raw, strict=True))
-                        for raw in cursor.fetchall()]
-            if events:
-                for fn in conn.dispatch.after_cursor_execute:
-                    fn(conn, cursor, sql, args, None, many)
-            return rows
+            call.send()
+            return call.receive()
         except conn.dialect.loaded_dbapi.Error as e:
-            if conn.dialect.is_disconnect(e, dbapi_conn, cursor):
-                conn.invalidate(e)
-            raise exc.DBAPIError.instance(sql, args, e, conn.dialect.loaded_dbapi.Error,
-                                          dialect=conn.dialect) from e
+            raise call.failed(e) from e
         finally:
-            cursor.close()
+            call.close()
+
+    def _convert(self, conn: Connection, cursor: Any) -> list[tuple[Any, ...]]:
+        c = self._for(conn.dialect)
+        if c.result_types is None or cursor.description is None:
+            return []
+        procs = self._results.get(conn.dialect.name)
+        if procs is None:
+            procs = self._results.setdefault(conn.dialect.name, tuple(
+                t._cached_result_processor(conn.dialect, d[1])
+                for t, d in zip(c.result_types, cursor.description, strict=True)))
+        return [tuple(v if p is None else p(v) for p, v in zip(procs, raw, strict=True)) for raw in cursor.fetchall()]
+
+
+class Call:
+    """One execution of a prebuilt statement on its own cursor: sent, then its rows received."""
+
+    def __init__(self, stmt: Prebuilt, conn: Connection, param_sets: Sequence[Params], many: bool,
+                 in_batch: bool = False) -> None:
+        c = stmt._for(conn.dialect)
+        self.stmt, self.conn, self.many, self.sql = stmt, conn, many, c.sql
+        self.args: Any = [c.args(p) for p in param_sets] if many else c.args(param_sets[0])
+        self.dbapi_conn = conn.connection.dbapi_connection
+        assert self.dbapi_conn is not None
+        pgconn = getattr(self.dbapi_conn, "pgconn", None)
+        if not many and pgconn is not None and pgconn.pipeline_status and not in_batch:
+            # its rows would come back only at the pipeline's sync, after this call has returned
+            raise RuntimeError("a prebuilt statement cannot run on its own while a Batch is being sent")
+        self.events = conn._has_events or conn.engine._has_events
+        self.cursor = self.dbapi_conn.cursor()
+        self.rows: list[tuple[Any, ...]] = []
+
+    def send(self) -> None:
+        if self.events:
+            for fn in self.conn.dispatch.before_cursor_execute:
+                out = fn(self.conn, self.cursor, self.sql, self.args, None, self.many)
+                if out is not None:  # retval listeners may rewrite the statement
+                    self.sql, self.args = out
+        if self.many:
+            self.cursor.executemany(self.sql, self.args)
+        else:
+            self.cursor.execute(self.sql, self.args)
+
+    def receive(self) -> list[tuple[Any, ...]]:
+        self.rows = self.stmt._convert(self.conn, self.cursor)
+        if self.events:
+            for fn in self.conn.dispatch.after_cursor_execute:
+                fn(self.conn, self.cursor, self.sql, self.args, None, self.many)
+        return self.rows
+
+    def failed(self, e: Any) -> exc.StatementError:
+        """SQLAlchemy's exception for a DB-API error (a lost connection is invalidated first)."""
+        if self.conn.dialect.is_disconnect(e, self.dbapi_conn, self.cursor):
+            self.conn.invalidate(e)
+        return exc.DBAPIError.instance(self.sql, self.args, e, self.conn.dialect.loaded_dbapi.Error,
+                                       dialect=self.conn.dialect)
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+class Batch:
+    """Prebuilt statements sent together: with psycopg in one pipeline (one round trip to PostgreSQL for all
+    of them, each still its own statement, run in order), elsewhere one after another.
+
+    ``add`` queues a statement and returns its call; after ``send`` its ``rows`` hold the result. For the
+    writes that follow a decision while a lock is held, where each round trip lengthens everyone's wait.
+    The first failing statement's error is raised (as SQLAlchemy's exception); the ones after it do not run.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.calls: list[Call] = []
+
+    def add(self, stmt: Prebuilt, params: Params | None = None) -> Call:
+        call = Call(stmt, self.conn, [params or {}], False, in_batch=True)
+        self.calls.append(call)
+        return call
+
+    def add_many(self, stmt: Prebuilt, param_sets: Sequence[Params]) -> Call | None:
+        if not param_sets:
+            return None
+        call = Call(stmt, self.conn, param_sets, len(param_sets) > 1, in_batch=True)
+        self.calls.append(call)
+        return call
+
+    def send(self) -> None:
+        pipeline = self.conn.dialect.driver == "psycopg"
+        current: Call | None = None
+        try:
+            if pipeline and len(self.calls) > 1:
+                with self.conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+                    for current in self.calls:
+                        current.send()
+                    current = None  # an error from here on is raised at the sync: the first failed call's
+                for current in self.calls:
+                    current.receive()
+            else:
+                for current in self.calls:
+                    current.send()
+                    current.receive()
+        except self.conn.dialect.loaded_dbapi.Error as e:
+            raise (current or self._failing(e)).failed(e) from e
+        finally:
+            for call in self.calls:
+                call.close()
+
+    def _failing(self, e: Exception) -> Call:
+        """The call whose statement failed in a pipeline: the first without a result."""
+        for call in self.calls:
+            if getattr(call.cursor, "pgresult", None) is None:
+                return call
+        return self.calls[-1]
 
 
 _INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}
@@ -196,11 +279,16 @@ _INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}
 
 def insert_returning_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
     """``INSERT INTO table (the keys of values) VALUES (...) RETURNING id``, prebuilt per table and key set."""
-    key = (table, tuple(values))  # the Table itself: two metadata may each have a table of one name
+    return int(insert_returning(table, values).rows(conn, values)[0][0])
+
+
+def insert_returning(table: Table, keys: Iterable[str]) -> Prebuilt:
+    """The prebuilt ``INSERT ... RETURNING id`` of ``table`` for these columns (one per table and key set)."""
+    key = (table, tuple(keys))  # the Table itself: two metadata may each have a table of one name
     stmt = _INSERTS.get(key)
     if stmt is None:
-        stmt = _INSERTS.setdefault(key, Prebuilt(insert(table).returning(table.c.id), values))
-    return int(stmt.rows(conn, values)[0][0])
+        stmt = _INSERTS.setdefault(key, Prebuilt(insert(table).returning(table.c.id), key[1]))
+    return stmt
 
 
 def numbered_values(table: Table, keys: Sequence[str], n: int) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ its own (``case.transition``, ``case.reopen``, ``case.assign``).
 
 Contact creation is the hot path of the desk (see docs/benchmarks.md), so it is written to stay near a
 dozen statements: reference data comes from ``reference.cached``; the patient's facts (two columns, no PHI
-decrypted) and the case the contact joins come in one query; routing decides before the case row is written
-(the case is inserted already assigned); the SLA checks are one INSERT and the case events of a contact one
-more. The statements are built once, at import.
+decrypted) and the case the contact joins come in one query; the case, its SLA checks (one INSERT) and the
+contact are written first, then routing takes its lock and the agents snapshot in one round trip and the
+assignment, the decision row and all the case events go in one more (``_route_new``). The statements are built once, at import.
 
 Lifecycle: new -> assigned -> in_progress <-> waiting_on_patient -> resolved -> closed. A resolved or closed
 case is *reopened* (to in_progress, or new/assigned when nobody is handling it) by a repeat contact or an
@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import Base, utcnow
-from pxm.platform.db.prebuilt import Prebuilt, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -216,6 +217,7 @@ class _Opened:
     case: Case
     events: list[dict[str, Any]]
     audit: dict[str, Any]
+    route: bool  # ask routing for an agent (``_route_new``)
     decision_id: int | None = None  # the routing_decisions row written, if any
 
     def audit_details(self) -> dict[str, Any]:
@@ -243,10 +245,11 @@ def open_case(
     schedule_sla: bool = True,
 ) -> Case:
     """Open a case for a patient; set its SLA due times, schedule the breach checks and ask routing for an agent."""
-    opened = _open(session, actor, _patient(session, patient_id), reason=reason, priority=priority,
-                   channel=channel, source=source, summary=summary, team=team, facility_id=facility_id,
-                   opened_at=opened_at, external_ref=external_ref, route=route, schedule_sla=schedule_sla)
-    _write_events(session, opened.case, opened.events)
+    patient = _patient(session, patient_id)
+    opened = _open(session, actor, patient, reason=reason, priority=priority, channel=channel, source=source,
+                   summary=summary, team=team, facility_id=facility_id, opened_at=opened_at,
+                   external_ref=external_ref, route=route, schedule_sla=schedule_sla)
+    _route_new(session, actor, opened, patient.language, [])
     audit.record(session, actor, "case.opened", "case", opened.case.id, patient_id=patient_id,
                  details=opened.audit_details())
     return opened.case
@@ -256,10 +259,12 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
           channel: str | None = None, source: str = "contact", summary: str | None = None, team: str | None = None,
           facility_id: int | None = None, opened_at: dt.datetime | None = None, external_ref: str | None = None,
           route: bool = True, schedule_sla: bool = True, reason_checked: bool = False) -> _Opened:
-    """Insert a case, already routed: routing decides first (``plan_route``), so the row is written once.
+    """Insert a new case (unassigned) and schedule its SLA checks; ``_route_new`` then routes it.
 
-    The ``opened`` and ``assign`` events are returned, not written, so that a contact writes all its events
-    in one statement; the caller writes them and the audit event."""
+    The case is written before routing decides: on PostgreSQL the routing lock is held from the agents
+    snapshot to the commit, so all that does not depend on the decision goes first, outside the lock. The
+    ``opened`` event is returned, not written, so that the case's events go in one statement with the
+    assignment."""
     if not reason_checked:
         _check_reason(session, reason)
     _check_choice(priority, Priority, "priority")
@@ -277,29 +282,53 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
     case.first_response_due_at, case.resolution_due_at = sla.due_times(session, case, case.opened_at)
     events = [_event_row(actor, "opened", at=case.opened_at, to_status=case.status,
                          details={"reason": reason, "priority": priority, "source": source})]
-    facts: dict[str, Any] = {"reason": reason, "priority": priority, "source": source}
-    routing = _routing() if route else None
-    plan = routing.plan_route(session, case, language=patient.language) if routing is not None else None
-    if plan is not None and plan.decision.staff_id is not None:
-        staff_id = plan.decision.staff_id
-        router = Actor.system("routing", request_id=actor.request_id)
-        case.assigned_staff_id = staff_id
-        if case.team is None:
-            case.team = plan.team
-        case.status = CaseStatus.assigned.value
-        events.append(_event_row(router, "assign", from_status=CaseStatus.new.value, to_status=case.status,
-                                 note=plan.decision.explanation, details={"staff_id": staff_id}))
-        facts.update(assigned_staff_id=staff_id, assigned_by=router.label)
-    elif plan is not None:
-        facts["routing"] = "queued"
-    facts["to"] = case.status
     insert_row(session, case)
     if schedule_sla:
         sla.schedule_checks(session, case)
-    decision_id = None
-    if routing is not None and plan is not None:
-        decision_id = routing.record_plan(session, actor, case, plan, first=True)
-    return _Opened(case, events, facts, decision_id)
+    return _Opened(case, events, {"reason": reason, "priority": priority, "source": source}, route)
+
+
+_C_T = Case.metadata.tables[Case.__tablename__]
+# the assignment of a case just opened (its row is already written, unassigned)
+_ASSIGN_NEW = Prebuilt(update(_C_T).where(_C_T.c.id == bindparam("case_id"))
+                       .values(assigned_staff_id=bindparam("new_staff"), team=bindparam("new_team"),
+                               status=CaseStatus.assigned.value, updated_at=bindparam("now")))
+
+
+def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
+               more_events: list[dict[str, Any]]) -> None:
+    """Route a case ``_open`` wrote, and write its events (``opened``, ``assign`` and ``more_events``).
+
+    Routing takes the lock and the agents snapshot in one round trip (``plan_route``); the assignment, the
+    decision row and the events then go in one more (a ``Batch``), so the lock is held for about four round
+    trips to the commit."""
+    case = opened.case
+    routing = _routing() if opened.route else None
+    plan = routing.plan_route(session, case, language=language) if routing is not None else None
+    session.flush()
+    batch = Batch(session.connection())
+    decision = None
+    if routing is not None and plan is not None and plan.decision.staff_id is not None:
+        staff_id = plan.decision.staff_id
+        router = Actor.system("routing", request_id=actor.request_id)
+        team = case.team if case.team is not None else plan.team
+        now = utcnow()
+        batch.add(_ASSIGN_NEW, {"case_id": case.id, "new_staff": staff_id, "new_team": team, "now": now})
+        for attr, value in (("assigned_staff_id", staff_id), ("team", team),
+                            ("status", CaseStatus.assigned.value), ("updated_at", now)):
+            set_committed_value(case, attr, value)  # as written: nothing for the ORM to flush
+        opened.events.append(_event_row(router, "assign", from_status=CaseStatus.new.value, to_status=case.status,
+                                        note=plan.decision.explanation, details={"staff_id": staff_id}))
+        opened.audit.update(assigned_staff_id=staff_id, assigned_by=router.label)
+        decision = routing.add_decision(batch, actor, case, plan)
+    elif routing is not None and plan is not None:
+        opened.audit["routing"] = "queued"
+        opened.decision_id = routing.record_plan(session, actor, case, plan, first=True)
+    opened.audit["to"] = case.status
+    batch.add_many(_INSERT_EVENTS, [{**r, "case_id": case.id} for r in [*opened.events, *more_events]])
+    batch.send()
+    if decision is not None:
+        opened.decision_id = int(decision.rows[0][0])
 
 
 def transition(
@@ -544,8 +573,11 @@ def log_contact(
     if handled and case.first_response_at is None:
         case.first_response_at = answered_at or started_at
     said = {"contact_id": contact.id, "channel": channel, "direction": direction}
-    events = opened.events if opened is not None else []
-    _write_events(session, case, [*events, _event_row(actor, "contact", at=started_at, note=note, details=said)])
+    contact_event = _event_row(actor, "contact", at=started_at, note=note, details=said)
+    if opened is not None:  # routing last: on PostgreSQL its lock is held from here to the commit
+        _route_new(session, actor, opened, patient.language, [contact_event])
+    else:
+        _write_events(session, case, [contact_event])
     # one audit event for the contact: it names the case it opened (and routing's choice) or joined
     audit.record(session, actor, "case.opened" if opened is not None else "case.contact", "case", case.id,
                  patient_id=case.patient_id, details={**(opened.audit_details() if opened else {}), **said})
