@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/service_desk.py [--requests 3000] [--concurrency 16] \
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/pxm_bench_desk] [--workers 1] [--skip-http] \
-        [--skip-routing] [--client raw|httpx] [--repeat 1]
+        [--skip-routing] [--client raw|httpx] [--repeat 1] [--only sqlite|postgresql]
 
 1. **Contact creation** (``POST /api/v1/contacts``): PXM runs under uvicorn in its own process (one worker,
    request logging on, as ``pxm serve`` runs it, embedded job worker off so the outbox rows just accumulate);
@@ -422,6 +422,7 @@ def main() -> None:
                     help="run the contact-creation benchmark this many times per database and print the median")
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--skip-routing", action="store_true")
+    ap.add_argument("--only", choices=["sqlite", "postgresql"], default=None, help="run on this database only")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     args = ap.parse_args()
     results: dict[str, Any] = {"machine": {"nproc": os.cpu_count(), "loadavg": os.getloadavg()},
@@ -433,6 +434,10 @@ def main() -> None:
         targets = [("sqlite", f"sqlite:///{tmp / 'desk.db'}")]
         if args.postgres:
             targets.append(("postgresql", args.postgres))
+        if args.only:
+            targets = [t for t in targets if t[0] == args.only]
+            if not targets:
+                ap.error("--only postgresql needs --postgres URL")
         if not args.skip_routing:
             results["routing_engine"] = bench_routing_engine(random.Random(7))
             print(f"routing engine (200 agents, 5000 open cases): {results['routing_engine']}", flush=True)

@@ -124,14 +124,17 @@ def record(
     return ev
 
 
-def write_pending(session: Session) -> None:
+def write_pending(session: Session, *, commit: bool = False) -> None:
     """Write the session's buffered events now, in one batch, extending the chain.
 
     The first write of a transaction locks the head row (a row lock on PostgreSQL; SQLite's write lock is
     already held), so concurrent transactions append one after another; the lock is held until commit.
-    Callers need not call this: it runs before every commit and before any SQL that names the audit tables."""
+    Callers need not call this: it runs before every commit and before any SQL that names the audit tables.
+    ``commit``: COMMIT the transaction in the same round trip as the events (``Batch.send(commit=True)``)."""
     buf = _buffer(session)
     if buf is None or buf.unwritten == 0 or buf.writing:
+        if commit:
+            Batch(session.connection()).send(commit=True)
         return
     buf.writing = True
     try:
@@ -154,7 +157,7 @@ def write_pending(session: Session) -> None:
             ev.hash = prev_hash = event_hash(prev_hash, _event_fields(ev))
             rows.append({k: getattr(ev, k) for k in _EVENT_KEYS})
             entry.written_in = where
-        _write_rows(conn, rows, {"new_seq": seq, "new_hash": prev_hash})
+        _write_rows(conn, rows, {"new_seq": seq, "new_hash": prev_hash}, commit=commit)
         session.info[_HEAD_KEY] = (seq, prev_hash)
         buf.unwritten = 0
     finally:
@@ -184,19 +187,23 @@ _ONE_TRIP_MAX = 8  # events per transaction written with the head in one stateme
 _INSERT_WITH_HEAD: dict[int, Prebuilt] = {}
 
 
-def _write_rows(conn: Connection, rows: list[dict[str, Any]], head: dict[str, Any]) -> None:
-    """Insert the events and move the head. On PostgreSQL a few events (a request's) go in the same statement
-    as the head (a data-modifying CTE): one round trip less while the head is locked."""
+def _write_rows(conn: Connection, rows: list[dict[str, Any]], head: dict[str, Any], *, commit: bool = False) -> None:
+    """Insert the events and move the head (and COMMIT with them, with ``commit``). On PostgreSQL a few events
+    (a request's) go in the same statement as the head (a data-modifying CTE): one round trip less while the
+    head is locked."""
     n = len(rows)
+    batch = Batch(conn)
     if conn.dialect.name != "postgresql" or not 0 < n <= _ONE_TRIP_MAX:
-        _INSERT_EVENTS.run_many(conn, rows)
-        _SET_HEAD.run(conn, head)
-        return
-    stmt = _INSERT_WITH_HEAD.get(n)
-    if stmt is None:
-        both = _MOVE_HEAD.add_cte(insert(_EVENTS).values(numbered_values(_EVENTS, _EVENT_KEYS, n)).cte("written"))
-        stmt = _INSERT_WITH_HEAD.setdefault(n, Prebuilt(both))
-    stmt.run(conn, {**head, **numbered_params(rows)})
+        batch.add_many(_INSERT_EVENTS, rows)
+        batch.add(_SET_HEAD, head)
+    else:
+        stmt = _INSERT_WITH_HEAD.get(n)
+        if stmt is None:
+            both = _MOVE_HEAD.add_cte(insert(_EVENTS).values(numbered_values(_EVENTS, _EVENT_KEYS, n))
+                                      .cte("written"))
+            stmt = _INSERT_WITH_HEAD.setdefault(n, Prebuilt(both))
+        batch.add(stmt, {**head, **numbered_params(rows)})
+    batch.send(commit=commit)
 
 
 # The session whose transaction runs on each connection, so a statement can find the session's buffer.
@@ -230,7 +237,19 @@ def _write_at_commit(session: Session) -> None:
     if buf is None or not buf.unwritten:
         return
     session.flush()  # the ORM's changes first, so the head is locked for as short a time as possible
-    write_pending(session)
+    write_pending(session, commit=_ends_database_transaction(session))
+
+
+def _ends_database_transaction(session: Session) -> bool:
+    """Whether this commit ends the database transaction on PostgreSQL (psycopg), so that the events and the
+    COMMIT can go in one round trip; SQLAlchemy's own COMMIT that follows finds the transaction ended and sends
+    nothing. Not when a savepoint is being released (a nested transaction is still current), nor when the
+    session runs inside a transaction it did not begin (bound to a Connection, as tests do: its commit only
+    releases a savepoint or leaves the transaction to its owner)."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.driver != "psycopg" or session.get_nested_transaction():
+        return False
+    return not session.connection().in_nested_transaction()
 
 
 @event.listens_for(Session, "after_soft_rollback")

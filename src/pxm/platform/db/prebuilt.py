@@ -245,33 +245,48 @@ class Batch:
         self.calls.append(call)
         return call
 
-    def send(self) -> None:
+    def send(self, *, commit: bool = False) -> None:
+        """Run the statements. ``commit``: then COMMIT the connection's transaction, on PostgreSQL in the same
+        round trip (the statements and the COMMIT in one pipeline); the caller's transaction object (SQLAlchemy's)
+        is left to end itself, which then finds nothing to commit. For the last writes of a transaction, from
+        the session's ``before_commit`` hook (see ``pxm.platform.audit``)."""
         pipeline = self.conn.dialect.driver == "psycopg"
+        dbapi_conn: Any = self.conn.connection.dbapi_connection
         current: Call | None = None
+        synced = False  # sent as a pipeline: the first error comes back at the sync, whichever call it is
         try:
-            if pipeline and len(self.calls) > 1:
-                with self.conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+            if pipeline and (len(self.calls) > 1 or commit):
+                with dbapi_conn.pipeline():
                     for current in self.calls:
                         current.send()
-                    current = None  # an error from here on is raised at the sync: the first failed call's
+                    current, synced = None, True
+                    if commit:
+                        dbapi_conn.commit()  # queued after the statements, then one sync for all
                 for current in self.calls:
                     current.receive()
             else:
                 for current in self.calls:
                     current.send()
                     current.receive()
+                current = None
+                if commit:
+                    dbapi_conn.commit()
         except self.conn.dialect.loaded_dbapi.Error as e:
-            raise (current or self._failing(e)).failed(e) from e
+            failed = current or (self._failing() if synced else None)
+            if failed is None:  # the COMMIT
+                raise exc.DBAPIError.instance("COMMIT", None, e, self.conn.dialect.loaded_dbapi.Error,
+                                              dialect=self.conn.dialect) from e
+            raise failed.failed(e) from e
         finally:
             for call in self.calls:
                 call.close()
 
-    def _failing(self, e: Exception) -> Call:
-        """The call whose statement failed in a pipeline: the first without a result."""
+    def _failing(self) -> Call | None:
+        """The call whose statement failed in a pipeline: the first without a result (None: all have one)."""
         for call in self.calls:
-            if getattr(call.cursor, "pgresult", None) is None:
+            if call.cursor.pgresult is None:
                 return call
-        return self.calls[-1]
+        return None
 
 
 _INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}
