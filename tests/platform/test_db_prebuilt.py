@@ -170,3 +170,48 @@ def test_a_failing_statement_in_a_batch_raises_its_own_error_and_stops_the_rest(
     assert (params["code"] if isinstance(params, dict) else params[0]) == "a"
     savepoint.rollback()
     assert conn.execute(select(ITEMS.c.code)).scalars().all() == ["a"]
+
+
+def test_deferred_writes_go_before_the_next_statement_and_with_the_next_batch(conn: Connection) -> None:
+    first = Batch(conn)
+    first.add(INSERT, _row("a", "new", AT))
+    first.defer()
+    # any statement sends them first: the transaction reads its own writes
+    assert [r[0] for r in OPEN_SINCE.rows(conn, {"since": AT})] == ["a"]
+    second = Batch(conn)
+    second.add_many(INSERT_MANY, [_row("b", "open", AT)])
+    second.defer()
+    third = Batch(conn)
+    opened = third.add(OPEN_SINCE, {"since": AT})
+    assert len(third.calls) == 2  # the deferred INSERT goes first, in the same round trip
+    third.send()
+    assert [r[0] for r in opened.rows] == ["a", "b"]
+    fourth = Batch(conn)
+    fourth.add(INSERT, _row("c", "new", AT))
+    fourth.defer()
+    assert [r[0] for r in conn.execute(select(ITEMS.c.code).order_by(ITEMS.c.code))] == ["a", "b", "c"]
+
+
+def test_deferred_writes_commit_with_the_transaction_or_go_with_its_rollback(committed_db_url: str) -> None:
+    from pxm.platform.db import make_engine
+
+    engine = make_engine(committed_db_url)
+    try:
+        with engine.begin() as c:
+            META.create_all(c)
+        with engine.connect() as c:
+            with c.begin() as tx:
+                batch = Batch(c)
+                batch.add(INSERT, _row("dropped", "new", AT))
+                batch.defer()
+                tx.rollback()
+            with c.begin():  # the same connection: nothing of the rolled-back transaction is left to send
+                batch = Batch(c)
+                batch.add(INSERT, _row("kept", "new", AT))
+                batch.defer()  # nothing else runs: the COMMIT sends it
+        with engine.connect() as c:
+            assert c.execute(select(ITEMS.c.code)).scalars().all() == ["kept"]
+    finally:
+        with engine.begin() as c:
+            META.drop_all(c)
+        engine.dispose()

@@ -56,6 +56,7 @@ KNOBS_TTL = 5.0  # seconds
 ROUTING_LOCK_KEY = 0x5058_4D52  # PostgreSQL advisory lock key ("PXMR")
 _LOCKED = "pxm_routing_locked"
 _LOCK = Prebuilt(text("SELECT pg_advisory_xact_lock(:key)"))
+_NEXT_DECISION_ID = Prebuilt(select(func.nextval(func.pg_get_serial_sequence("routing_decisions", "id"))))
 _OPEN = [s.value for s in OPEN_STATUSES]
 _DEFAULTS = RoutingSettings(id=1, step1_after_seconds=120, step2_after_seconds=300, sweep_interval_seconds=30,
                             sweep_batch=500)
@@ -214,10 +215,12 @@ def _agents_statement(session: Session, available_only: bool,
     return _AGENTS[key], params
 
 
-def locked_snapshot(session: Session, skills: tuple[str, str] | None) -> list[AgentState]:
+def locked_snapshot(session: Session, skills: tuple[str, str] | None, *,
+                    reserve_id: bool = False) -> tuple[list[AgentState], int | None]:
     """``lock_routing``, ``load_agents`` (available agents) and the audit chain's head lock in one round trip:
     on PostgreSQL they go in one pipeline. Still separate statements, run in order, so the snapshot's
-    statement starts after the lock is held and sees every decision committed before it."""
+    statement starts after the lock is held and sees every decision committed before it. ``reserve_id``: with
+    them, on PostgreSQL, the next id of ``routing_decisions`` (returned; None elsewhere)."""
     session.flush()
     stmt, params = _agents_statement(session, True, skills)
     batch = Batch(session.connection())
@@ -228,11 +231,13 @@ def locked_snapshot(session: Session, skills: tuple[str, str] | None) -> list[Ag
     # a decision is audited (the case opened or assigned): lock the chain's head now, not in a round trip of
     # its own at commit (the routing lock is held until then anyway)
     hold_head = audit.lock_head_in(session, batch)
+    reserved = batch.add(_NEXT_DECISION_ID) if reserve_id and session.get_bind().dialect.name == "postgresql" \
+        else None
     batch.send()
     hold_head()
     if locking:
         session.info[_LOCKED] = session.get_transaction()
-    return agent_states(agents.rows)
+    return agent_states(agents.rows), int(reserved.rows[0][0]) if reserved is not None else None
 
 
 def agent_states(rows: Iterable[Sequence[Any]]) -> list[AgentState]:
@@ -278,12 +283,16 @@ class Plan:
     knobs: Knobs
     now: dt.datetime
     team: str | None  # the chosen agent's team (None when the case waits)
+    decision_id: int | None = None  # the id reserved for its decision row (``reserve_id``), if any
 
 
 def plan_route(session: Session, case: Case, *, now: dt.datetime | None = None, language: str | None = None,
-               pool: AgentPool | None = None) -> Plan:
+               pool: AgentPool | None = None, reserve_id: bool = False) -> Plan:
     """Decide who takes ``case`` (which need not be in the database yet; nothing is written). Without ``pool``
-    this takes the routing lock and loads the agents; with one (the sweep) the caller did both."""
+    this takes the routing lock and loads the agents; with one (the sweep) the caller did both.
+
+    ``reserve_id``: on PostgreSQL also reserve the id of the decision row in the same round trip, so that a
+    caller can name the row (in its audit event) before writing it (``add_decision``)."""
     now = now or utcnow()
     settings = knobs(session)
     policy = policy_of(settings)
@@ -291,10 +300,13 @@ def plan_route(session: Session, case: Case, *, now: dt.datetime | None = None, 
     if pool is None:
         # a case that has not waited is decided at step 0 (reason and language): only those agents are needed
         skills = (req.reason, req.language) if policy.max_step(req.waited_seconds) == 0 else None
-        pool = AgentPool(locked_snapshot(session, skills))
+        agents, reserved = locked_snapshot(session, skills, reserve_id=reserve_id)
+        pool = AgentPool(agents)
+    else:
+        reserved = None
     decision = pool.decide(req, policy, assign=True, now=now)
     team = pool.agent(decision.staff_id).team if decision.staff_id is not None else None
-    return Plan(decision, req, settings, now, team)
+    return Plan(decision, req, settings, now, team, reserved)
 
 
 def record_plan(session: Session, actor: Actor, case: Case, plan: Plan, *, first: bool = False) -> int | None:
@@ -315,9 +327,12 @@ def record_plan(session: Session, actor: Actor, case: Case, plan: Plan, *, first
 
 def add_decision(batch: Batch, actor: Actor, case: Case, plan: Plan) -> Call:
     """Queue the ``auto`` decision row of a plan that chose an agent in ``batch`` (the service desk writes it with
-    the case's assignment and events); after ``batch.send()`` the call's ``rows[0][0]`` is the row's id."""
+    the case's assignment and events); after ``batch.send()`` the call's ``rows[0][0]`` is the row's id (the
+    plan's reserved id, when it has one)."""
     router = Actor.system("routing", request_id=actor.request_id)
     values = _decision_values(router, case, plan.decision, plan.req, "auto")
+    if plan.decision_id is not None:
+        values = {"id": plan.decision_id, **values}
     return batch.add(insert_returning(_DECISIONS, values), values)
 
 
@@ -420,7 +435,7 @@ def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = N
     languages = dict(session.execute(
         select(Patient.id, Patient.preferred_language).where(Patient.id.in_({c.patient_id for c in cases}))
     ).all())
-    pool = AgentPool(locked_snapshot(session, None))
+    pool = AgentPool(locked_snapshot(session, None)[0])
     router = Actor.system("routing", request_id=actor.request_id)
     assigned = 0
     waiting = 0

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, exc, insert
+from sqlalchemy import Connection, Engine, Pool, Table, bindparam, event, exc, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -231,7 +231,16 @@ class Batch:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.calls: list[Call] = []
+        self.calls: list[Call] = conn.info.pop(_DEFERRED, [])  # deferred writes go first (``defer``)
+
+    def defer(self) -> None:
+        """Send these statements with the connection's next statement or batch (or before its COMMIT), not
+        now: for writes whose results nobody needs before then. With the next batch (the audit events and the
+        COMMIT, for a request) they take no round trip of their own. Any other statement on the connection sends
+        them first, so the transaction reads its own writes; a rollback drops them. An error in one is raised
+        when they are sent, by whatever sends them."""
+        if self.calls:
+            self.conn.info[_DEFERRED] = self.calls
 
     def add(self, stmt: Prebuilt, params: Params | None = None) -> Call:
         call = Call(stmt, self.conn, [params or {}], False, in_batch=True)
@@ -287,6 +296,40 @@ class Batch:
             if call.cursor.pgresult is None:
                 return call
         return None
+
+
+_DEFERRED = "pxm_deferred_calls"
+
+
+def _deferred(conn: Connection) -> list[Call] | None:
+    if conn.closed or conn.invalidated:  # (``info`` would try to reconnect)
+        return None
+    found: list[Call] | None = conn.info.get(_DEFERRED)
+    return found
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _send_deferred(conn: Connection, *_args: Any) -> None:
+    if _deferred(conn):
+        Batch(conn).send()
+
+
+@event.listens_for(Engine, "commit")
+def _send_deferred_before_commit(conn: Connection) -> None:
+    if _deferred(conn):
+        Batch(conn).send()
+
+
+@event.listens_for(Engine, "rollback")
+def _drop_deferred(conn: Connection) -> None:
+    if _deferred(conn):
+        conn.info.pop(_DEFERRED, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _drop_deferred_at_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:  # a connection given back without commit or rollback (an error path)
+        record.info.pop(_DEFERRED, None)
 
 
 _INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}

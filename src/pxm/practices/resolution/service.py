@@ -299,12 +299,13 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
                more_events: list[dict[str, Any]]) -> None:
     """Route a case ``_open`` wrote, and write its events (``opened``, ``assign`` and ``more_events``).
 
-    Routing takes the lock and the agents snapshot in one round trip (``plan_route``); the assignment, the
-    decision row and the events then go in one more (a ``Batch``), so the lock is held for about four round
-    trips to the commit."""
+    Routing takes the lock, the agents snapshot, the audit head and the decision row's id in one round trip
+    (``plan_route``); on PostgreSQL the assignment, the decision row and the events are then deferred
+    (``Batch.defer``) to go with the audit events and the COMMIT: the routing lock is held for two round trips.
+    Elsewhere they are sent at once."""
     case = opened.case
     routing = _routing() if opened.route else None
-    plan = routing.plan_route(session, case, language=language) if routing is not None else None
+    plan = routing.plan_route(session, case, language=language, reserve_id=True) if routing is not None else None
     session.flush()
     batch = Batch(session.connection())
     decision = None
@@ -326,6 +327,12 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
         opened.decision_id = routing.record_plan(session, actor, case, plan, first=True)
     opened.audit["to"] = case.status
     batch.add_many(_INSERT_EVENTS, [{**r, "case_id": case.id} for r in [*opened.events, *more_events]])
+    if decision is not None and plan is not None and plan.decision_id is not None:
+        # the decision's id is known (reserved with the lock): nothing here needs a result, so these writes
+        # go with the audit events and the COMMIT, one round trip for all (or before any other statement)
+        opened.decision_id = plan.decision_id
+        batch.defer()
+        return
     batch.send()
     if decision is not None:
         opened.decision_id = int(decision.rows[0][0])
