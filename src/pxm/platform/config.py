@@ -42,10 +42,8 @@ class Settings(BaseSettings):
     # `pxm serve` web worker processes (PXM_WORKERS); each has its own database pool (PostgreSQL: up to 30).
     workers: int = Field(default=1, ge=1)
     # Threads per process that run the busiest write handlers (contact creation) at once (PXM_WRITE_THREADS).
-    # More make them wait for each other's GIL (on SQLite one transaction writes at a time anyway); with one
-    # worker per core, 1 did best on SQLite and PostgreSQL (docs/benchmarks.md). A single worker on PostgreSQL,
-    # or a database across a network, keeps more requests busy with 2-4 while each waits for its round trips.
-    write_threads: int = Field(default=1, ge=1)
+    # More only make them wait for each other's GIL: on SQLite one transaction writes at a time anyway.
+    write_threads: int = Field(default=2, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"

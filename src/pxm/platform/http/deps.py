@@ -60,8 +60,8 @@ async def run_write(request: Request, work: Callable[[Session], T]) -> T:
 
     For the busiest write handlers. With FastAPI's default pool (40 threads) a burst of them all run at once
     and the one that holds SQLite's writer (or PostgreSQL's routing lock) keeps waiting for the GIL while the
-    others do their share of Python; one at a time per process (two or more processes) keeps the lock holder
-    running (service-desk benchmark, docs/benchmarks.md). Without the app's lifespan (a test client used without ``with``) the default pool
+    others do their share of Python; two at a time kept the lock holder running (service-desk benchmark,
+    docs/benchmarks.md). Without the app's lifespan (a test client used without ``with``) the default pool
     runs it."""
     limiter = getattr(request.app.state, "write_limiter", None)
     return await anyio.to_thread.run_sync(with_session, request, work, limiter=limiter)
