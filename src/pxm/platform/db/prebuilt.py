@@ -283,6 +283,8 @@ class Batch:
         except self.conn.dialect.loaded_dbapi.Error as e:
             failed = current or (self._failing() if synced else None)
             if failed is None:  # the COMMIT
+                if self.conn.dialect.is_disconnect(e, dbapi_conn, None):
+                    self.conn.invalidate(e)
                 raise exc.DBAPIError.instance("COMMIT", None, e, self.conn.dialect.loaded_dbapi.Error,
                                               dialect=self.conn.dialect) from e
             raise failed.failed(e) from e
