@@ -10,9 +10,10 @@ its own (``case.transition``, ``case.reopen``, ``case.assign``).
 
 Contact creation is the hot path of the desk (see docs/benchmarks.md), so it is written to stay near a
 dozen statements: reference data comes from ``reference.cached``; the patient's facts (two columns, no PHI
-decrypted) and the case the contact joins come in one query; the case, its SLA checks (one INSERT) and the
-contact are written first, then routing takes its lock and the agents snapshot in one round trip and the
-assignment, the decision row and all the case events go in one more (``_route_new``). The statements are built once, at import.
+decrypted) and the case the contact joins come in one query; the case (unassigned), its SLA checks (one
+INSERT) and the contact are written first; then routing takes its lock, the agents snapshot, the audit head and
+the decision row's id in one round trip, and on PostgreSQL the assignment, the decision row and the case events
+go with the audit events and the COMMIT in one more (``_route_new``). The statements are built once, at import.
 
 Lifecycle: new -> assigned -> in_progress <-> waiting_on_patient -> resolved -> closed. A resolved or closed
 case is *reopened* (to in_progress, or new/assigned when nobody is handling it) by a repeat contact or an
