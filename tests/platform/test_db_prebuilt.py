@@ -215,3 +215,13 @@ def test_deferred_writes_commit_with_the_transaction_or_go_with_its_rollback(com
         with engine.begin() as c:
             META.drop_all(c)
         engine.dispose()
+
+
+def test_executemany_of_a_statement_with_returning_writes_every_row(conn: Connection) -> None:
+    # (psycopg keeps no rows of an executemany: they must not be read)
+    INSERT.run_many(conn, [_row("a", "new", AT), _row("b", "new", AT)])
+    batch = Batch(conn)
+    batch.add_many(INSERT, [_row("c", "new", AT), _row("d", "new", AT)])
+    batch.add(OPEN_SINCE, {"since": AT})
+    batch.send()
+    assert [r[0] for r in batch.calls[1].rows] == ["a", "b", "c", "d"]

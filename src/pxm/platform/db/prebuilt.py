@@ -161,15 +161,21 @@ class Prebuilt:
         finally:
             call.close()
 
-    def _convert(self, conn: Connection, cursor: Any) -> list[tuple[Any, ...]]:
+    def _convert(self, conn: Connection, cursor: Any, many: bool) -> list[tuple[Any, ...]]:
         c = self._for(conn.dialect)
-        if c.result_types is None or cursor.description is None:
+        if c.result_types is None or many:  # (rows of an executemany are not read)
             return []
+        # (the driver builds ``description`` afresh on each access: read it once per statement and dialect)
         procs = self._results.get(conn.dialect.name)
         if procs is None:
+            description = cursor.description
+            if description is None:
+                return []
             procs = self._results.setdefault(conn.dialect.name, tuple(
                 t._cached_result_processor(conn.dialect, d[1])
-                for t, d in zip(c.result_types, cursor.description, strict=True)))
+                for t, d in zip(c.result_types, description, strict=True)))
+        if not any(procs):
+            return list(cursor.fetchall())
         return [tuple(v if p is None else p(v) for p, v in zip(procs, raw, strict=True)) for raw in cursor.fetchall()]
 
 
@@ -203,7 +209,7 @@ class Call:
             self.cursor.execute(self.sql, self.args)
 
     def receive(self) -> list[tuple[Any, ...]]:
-        self.rows = self.stmt._convert(self.conn, self.cursor)
+        self.rows = self.stmt._convert(self.conn, self.cursor, self.many)
         if self.events:
             for fn in self.conn.dispatch.after_cursor_execute:
                 fn(self.conn, self.cursor, self.sql, self.args, None, self.many)
