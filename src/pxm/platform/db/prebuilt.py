@@ -331,13 +331,18 @@ def _send_deferred_before_commit(conn: Connection) -> None:
 @event.listens_for(Engine, "rollback")
 def _drop_deferred(conn: Connection) -> None:
     if _deferred(conn):
-        conn.info.pop(_DEFERRED, None)
+        _close(conn.info.pop(_DEFERRED, []))
 
 
 @event.listens_for(Pool, "checkin")
 def _drop_deferred_at_checkin(_dbapi_connection: Any, record: Any) -> None:
     if record is not None:  # a connection given back without commit or rollback (an error path)
-        record.info.pop(_DEFERRED, None)
+        _close(record.info.pop(_DEFERRED, []))
+
+
+def _close(calls: list[Call]) -> None:
+    for call in calls:
+        call.close()
 
 
 _INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}
