@@ -1,14 +1,14 @@
 """Routing: send each new case to the right agent, sweep the queue, let supervisors reassign.
 
-The service desk (``pxm.practices.resolution``) routes a case as it opens it: ``plan_route`` takes the
-routing lock, loads a snapshot of the agents (one query: skills, status, open-case load, last routing) and
-asks the pure engine (``engine.py``) for a decision before the case row is written, so the case is inserted
-already assigned; ``record_plan`` then stores the ``routing_decisions`` row with the explanation (or, when
-nobody qualifies, a ``queued`` row and the queue sweep). ``route_case`` does both for a case that exists
+The service desk (``pxm.practices.resolution``) routes a case as it opens it, after writing the case
+unassigned: ``plan_route`` takes the routing lock and a snapshot of the agents (one query: skills, status,
+open-case load, last routing) in one round trip (``locked_snapshot``) and asks the pure engine (``engine.py``)
+for a decision; the desk then writes the assignment with the ``routing_decisions`` row (``add_decision``), or,
+when nobody qualifies, ``record_plan`` writes a ``queued`` row and schedules the queue sweep. ``route_case`` does both for a case that exists
 (the sweep, or a caller routing later) and assigns through the service desk's ``assign``. Services only
 flush; the caller commits.
 
-Concurrency: on PostgreSQL a routing decision holds a transaction-scoped advisory lock (``lock_routing``)
+Concurrency: on PostgreSQL a routing decision holds a transaction-scoped advisory lock (``locked_snapshot``)
 from the snapshot to the commit, so two transactions never decide on the same loads and an agent's
 capacity holds; on SQLite the write lock every transaction takes at ``BEGIN IMMEDIATE`` does the same.
 """
@@ -143,17 +143,11 @@ def _skills(raw: str | None) -> frozenset[str]:
     return frozenset(json.loads(raw)) if raw else frozenset()
 
 
-def lock_routing(session: Session) -> None:
-    """Serialise routing decisions until this transaction ends (PostgreSQL; once per transaction).
-
-    Without it two transactions could both see an agent one case below capacity and both assign. SQLite
-    needs nothing: every PXM transaction holds the database's write lock from ``BEGIN IMMEDIATE``."""
-    if _needs_lock(session):
-        _LOCK.run(session.connection(), {"key": ROUTING_LOCK_KEY})
-        session.info[_LOCKED] = session.get_transaction()
-
-
 def _needs_lock(session: Session) -> bool:
+    """Whether this transaction still has to take the routing lock (PostgreSQL; once per transaction).
+
+    Without the lock two transactions could both see an agent one case below capacity and both assign. SQLite
+    needs none: every PXM transaction holds the database's write lock from ``BEGIN IMMEDIATE``."""
     tx = session.get_transaction()
     return session.get_bind().dialect.name == "postgresql" and (tx is None or session.info.get(_LOCKED) is not tx)
 
@@ -217,7 +211,7 @@ def _agents_statement(session: Session, available_only: bool,
 
 def locked_snapshot(session: Session, skills: tuple[str, str] | None, *,
                     reserve_id: bool = False) -> tuple[list[AgentState], int | None]:
-    """``lock_routing``, ``load_agents`` (available agents) and the audit chain's head lock in one round trip:
+    """The routing lock, ``load_agents`` (available agents) and the audit chain's head lock in one round trip:
     on PostgreSQL they go in one pipeline. Still separate statements, run in order, so the snapshot's
     statement starts after the lock is held and sees every decision committed before it. ``reserve_id``: with
     them, on PostgreSQL, the next id of ``routing_decisions`` (returned; None elsewhere)."""
@@ -498,6 +492,6 @@ def recent_decisions(session: Session, limit: int = 50) -> list[RoutingDecision]
     ).scalars())
 
 
-__all__ = ["route_case", "plan_route", "record_plan", "lock_routing", "knobs", "reroute_queue", "reassign",
+__all__ = ["route_case", "plan_route", "record_plan", "locked_snapshot", "knobs", "reroute_queue", "reassign",
            "schedule_sweep", "load_agents", "open_loads", "get_routing_settings", "update_routing_settings",
            "decisions_for_case", "recent_decisions", "queued_cases"]

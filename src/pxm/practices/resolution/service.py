@@ -166,7 +166,12 @@ def _write_events(session: Session, case: Case, rows: list[dict[str, Any]]) -> N
     """Insert several events of one case in one statement (their audit is the caller's)."""
     if rows:
         session.flush()
-        _INSERT_EVENTS.run_many(session.connection(), [{**r, "case_id": case.id} for r in rows])
+        _INSERT_EVENTS.run_many(session.connection(), _of_case(case, rows))
+
+
+def _of_case(case: Case, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``_event_row`` rows as ``_INSERT_EVENTS`` parameters for ``case``."""
+    return [{**r, "case_id": case.id} for r in rows]
 
 
 def _record(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.datetime | None = None,
@@ -327,7 +332,7 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
         opened.audit["routing"] = "queued"
         opened.decision_id = routing.record_plan(session, actor, case, plan, first=True)
     opened.audit["to"] = case.status
-    batch.add_many(_INSERT_EVENTS, [{**r, "case_id": case.id} for r in [*opened.events, *more_events]])
+    batch.add_many(_INSERT_EVENTS, _of_case(case, [*opened.events, *more_events]))
     if decision is not None and plan is not None and plan.decision_id is not None:
         # the decision's id is known (reserved with the lock): nothing here needs a result, so these writes
         # go with the audit events and the COMMIT, one round trip for all (or before any other statement)
