@@ -13,14 +13,21 @@ from pxm.platform.audit.models import AuditEvent
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db import make_engine, make_session_factory
 from pxm.platform.db.base import utcnow
+from pxm.platform.db.prebuilt import Batch
 from pxm.platform.http.errors import NotFound
 from pxm.platform.jobs.models import Job
-from pxm.platform.jobs.service import NewJob, enqueue_many
+from pxm.platform.jobs.service import (
+    NewJob,
+    add_enqueue_listener,
+    enqueue_many,
+    notify_committed,
+    remove_enqueue_listener,
+)
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff
 from pxm.platform.people.schemas import PatientCreate
 from pxm.practices.resolution import service
-from pxm.practices.resolution.models import CaseEvent, SlaPolicy
+from pxm.practices.resolution.models import Case, CaseEvent, Contact, SlaPolicy
 
 T0 = dt.datetime(2025, 3, 3, 14, 0, tzinfo=dt.UTC)  # a Monday, 09:00 in New York
 
@@ -133,3 +140,71 @@ def test_enqueue_many_writes_new_jobs_in_one_go_and_skips_known_keys(db) -> None
     assert [r.payload["n"] for r in rows] == [1, 2, 3, 4]  # the repeated key kept its first job
     assert all(r.status == "pending" and r.attempts == 0 and r.run_after is not None for r in rows)
     assert set(first + second) <= set(db.info["pxm_new_jobs"])  # notified after commit
+
+
+def _batches_sent(monkeypatch) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The statements of each ``Batch`` sent from now on (their first words), in order."""
+    sent: list[list[str]] = []
+    real = Batch.send
+
+    def send(self, *, commit: bool = False) -> None:  # type: ignore[no-untyped-def]
+        sent.append([" ".join(c.sql.split()[:3]) for c in self.calls])
+        real(self, commit=commit)
+
+    monkeypatch.setattr(Batch, "send", send)
+    return sent
+
+
+def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With their ids reserved up front, the case, its SLA jobs and the contact need no round trip of their own:
+    on PostgreSQL they are sent in the batch that takes the routing lock. SQLite hands out ids only on INSERT,
+    so there they are written at once, before routing."""
+    p, agent = make_patient(), _agent(db)
+    sent = _batches_sent(monkeypatch)
+    contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
+                                  reason="billing", started_at=T0)
+    [locking] = [b for b in sent if any(s.startswith("SELECT staff.id,") for s in b)]  # the agents snapshot
+    if db.get_bind().dialect.name == "postgresql":
+        assert locking[:5] == ["INSERT INTO cases", "INSERT INTO jobs", "INSERT INTO contacts",
+                               "SELECT pg_advisory_xact_lock(%(key)s)", "SELECT staff.id, staff.display_name,"]
+    else:
+        assert not any(s.startswith("INSERT") for s in locking)
+    case = service.get_case(db, contact.case_id)
+    assert case.assigned_staff_id == agent.id
+    assert db.get(Contact, contact.id).case_id == case.id
+    assert len(db.execute(select(Job).where(Job.kind == "sla.check")).scalars().all()) == 2
+
+
+def test_a_repeat_contact_takes_no_case_number(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """Case numbers stay consecutive: a contact that joins a case reserves no case id (on PostgreSQL the id of a
+    case a contact opens is reserved before the INSERT)."""
+    p = make_patient()
+    kw = dict(patient_id=p.id, channel="phone", direction="inbound", route=False)
+    first = service.log_contact(db, actor, reason="billing", started_at=T0, **kw)
+    again = service.log_contact(db, actor, reason="billing", started_at=T0 + dt.timedelta(hours=1), **kw)
+    other = service.log_contact(db, actor, reason="referral", started_at=T0 + dt.timedelta(hours=2), **kw)
+    assert again.case_id == first.case_id
+    assert other.case_id == first.case_id + 1
+    assert other.id == again.id + 1 == first.id + 2
+
+
+def test_jobs_queued_in_a_batch_reach_the_listeners_after_the_commit(db) -> None:  # type: ignore[no-untyped-def]
+    heard: list[int] = []
+    batch = Batch(db.connection())
+    assert enqueue_many(db, [NewJob("desk.test", {"n": 1}), NewJob("desk.test", {"n": 2})], batch=batch) == []
+    assert db.execute(select(Job).where(Job.kind == "desk.test")).first() is None  # queued, not sent
+    batch.send()
+    add_enqueue_listener(heard.extend)
+    try:
+        notify_committed(db)
+    finally:
+        remove_enqueue_listener(heard.extend)
+    ids = db.execute(select(Job.id).where(Job.kind == "desk.test").order_by(Job.id)).scalars().all()
+    assert len(ids) == 2 and sorted(heard) == ids
+
+
+def test_insert_row_in_a_batch_needs_the_rows_id(db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    case = Case(patient_id=make_patient().id, reason="billing", priority="normal", status="new", source="contact",
+                opened_at=T0, reopened_count=0, first_response_breached=False, resolution_breached=False)
+    with pytest.raises(ValueError, match="needs the row's id"):
+        service.insert_row(db, case, Batch(db.connection()))

@@ -345,7 +345,7 @@ def _close(calls: list[Call]) -> None:
         call.close()
 
 
-_INSERTS: dict[tuple[Table, tuple[str, ...]], Prebuilt] = {}
+_INSERTS: dict[tuple[Table, tuple[str, ...], bool], Prebuilt] = {}
 
 
 def insert_returning_id(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
@@ -355,10 +355,21 @@ def insert_returning_id(conn: Connection, table: Table, values: Mapping[str, Any
 
 def insert_returning(table: Table, keys: Iterable[str]) -> Prebuilt:
     """The prebuilt ``INSERT ... RETURNING id`` of ``table`` for these columns (one per table and key set)."""
-    key = (table, tuple(keys))  # the Table itself: two metadata may each have a table of one name
+    return _insert(table, keys, True)
+
+
+def insert_into(table: Table, keys: Iterable[str]) -> Prebuilt:
+    """The prebuilt plain ``INSERT`` of ``table`` for these columns: for a row whose id the caller already has
+    (reserved from the sequence), so that nothing waits for its result."""
+    return _insert(table, keys, False)
+
+
+def _insert(table: Table, keys: Iterable[str], returning: bool) -> Prebuilt:
+    key = (table, tuple(keys), returning)  # the Table itself: two metadata may each have a table of one name
     stmt = _INSERTS.get(key)
     if stmt is None:
-        stmt = _INSERTS.setdefault(key, Prebuilt(insert(table).returning(table.c.id), key[1]))
+        built = insert(table).returning(table.c.id) if returning else insert(table)
+        stmt = _INSERTS.setdefault(key, Prebuilt(built, key[1]))
     return stmt
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Prebuilt, numbered_params, numbered_values
+from pxm.platform.db.prebuilt import Batch, Prebuilt, numbered_params, numbered_values
 from pxm.platform.jobs.models import Job
 
 log = logging.getLogger("pxm.jobs")
@@ -117,11 +117,14 @@ def _insert_new_jobs(dialect: str, n: int) -> Prebuilt | None:
     return found
 
 
-def enqueue_many(session: Session, new: Sequence[NewJob]) -> list[int]:
+def enqueue_many(session: Session, new: Sequence[NewJob], *, batch: Batch | None = None) -> list[int]:
     """Write several job rows in the caller's transaction with one INSERT; returns the ids written.
 
     A job whose ``dedupe_key`` exists already is skipped (``ON CONFLICT DO NOTHING``), as ``enqueue`` returns the
     existing job instead of writing one. Plain Core: nothing is added to the session's identity map.
+
+    ``batch``: queue the INSERT there instead (it goes when the batch is sent, or with the next one if the
+    caller defers it) and return ``[]``; the ids still reach the job listeners after the commit.
     """
     if not new:
         return []
@@ -133,15 +136,22 @@ def enqueue_many(session: Session, new: Sequence[NewJob]) -> list[int]:
     params = numbered_params([{"kind": j.kind, "payload": j.payload, "dedupe_key": j.dedupe_key, "status": "pending",
                                "attempts": 0, "max_attempts": j.max_attempts, "run_after": j.run_after or now,
                                "created_at": now} for j in new])
+    if batch is not None:
+        session.info.setdefault(_NEW_JOB_CALLS, []).append(batch.add(stmt, params))
+        return []
     session.flush()
     ids = [int(r[0]) for r in stmt.rows(session.connection(), params)]
     session.info.setdefault("pxm_new_jobs", []).extend(ids)
     return ids
 
 
+_NEW_JOB_CALLS = "pxm_new_job_calls"  # INSERTs queued in a batch: their rows are the ids, once it was sent
+
+
 def notify_committed(session: Session) -> None:
     """Tell listeners (the Dramatiq broker) about jobs created in a transaction that just committed."""
     ids = session.info.pop("pxm_new_jobs", [])
+    ids += [int(r[0]) for call in session.info.pop(_NEW_JOB_CALLS, []) for r in call.rows]
     if ids:
         for listener in _after_enqueue:
             try:

@@ -10,10 +10,12 @@ its own (``case.transition``, ``case.reopen``, ``case.assign``).
 
 Contact creation is the hot path of the desk (see docs/benchmarks.md), so it is written to stay near a
 dozen statements: reference data comes from ``reference.cached``; the patient's facts (two columns, no PHI
-decrypted) and the case the contact joins come in one query; the case (unassigned), its SLA checks (one
-INSERT) and the contact are written first; then routing takes its lock, the agents snapshot, the audit head and
-the decision row's id in one round trip, and on PostgreSQL the assignment, the decision row and the case events
-go with the audit events and the COMMIT in one more (``_route_new``). The statements are built once, at import.
+decrypted) and the case the contact joins come in one query, on PostgreSQL with the ids of the contact and of
+the case it opens reserved from their sequences; the case (unassigned), its SLA checks (one INSERT) and the
+contact are written first (on PostgreSQL, where their ids are known, they are queued and go in the next round
+trip); then routing takes its lock, the agents snapshot, the audit head and the decision row's id in one round
+trip, and on PostgreSQL the assignment, the decision row and the case events go with the audit events and the
+COMMIT in one more (``_route_new``). The statements are built once, at import.
 
 Lifecycle: new -> assigned -> in_progress <-> waiting_on_patient -> resolved -> closed. A resolved or closed
 case is *reopened* (to in_progress, or new/assigned when nobody is handling it) by a repeat contact or an
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, true, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -35,7 +37,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import Base, utcnow
-from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_into, insert_returning_id
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -162,9 +164,12 @@ _INSERT_EVENTS = Prebuilt(insert(_CASE_EVENTS),
                           ["case_id", "at", "actor", "kind", "from_status", "to_status", "note", "details"])
 
 
-def _write_events(session: Session, case: Case, rows: list[dict[str, Any]]) -> None:
-    """Insert several events of one case in one statement (their audit is the caller's)."""
-    if rows:
+def _write_events(session: Session, case: Case, rows: list[dict[str, Any]], batch: Batch | None = None) -> None:
+    """Insert several events of one case in one statement (their audit is the caller's); ``batch``: queue it
+    there instead."""
+    if rows and batch is not None:
+        batch.add_many(_INSERT_EVENTS, _of_case(case, rows))
+    elif rows:
         session.flush()
         _INSERT_EVENTS.run_many(session.connection(), _of_case(case, rows))
 
@@ -187,17 +192,23 @@ def _record(session: Session, actor: Actor, case: Case, kind: str, *, at: dt.dat
 RowT = TypeVar("RowT", bound=Base)
 
 
-def insert_row(session: Session, obj: RowT) -> RowT:
+def insert_row(session: Session, obj: RowT, batch: Batch | None = None) -> RowT:
     """Write a new row object (integer ``id`` key) with one plain ``INSERT ... RETURNING id`` and attach it to the
     session as persistent, as a flush would, without the unit of work (the contact path writes its case and
-    contact this way, routing its decision rows).
+    contact this way, routing its decision rows). ``batch``: ``obj`` has its id already (reserved from the
+    sequence); a plain INSERT is queued there, to go when the batch does.
 
     Columns not set on ``obj`` take their defaults in the row and are expired on ``obj`` (read again if used);
     later changes to ``obj`` are flushed as usual."""
     table = obj.metadata.tables[obj.__tablename__]
     values = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
-    session.flush()
-    obj.id = insert_returning_id(session.connection(), table, values)  # type: ignore[attr-defined]
+    if batch is not None:
+        if values.get("id") is None:
+            raise ValueError("insert_row with a batch needs the row's id")
+        batch.add(insert_into(table, values), values)
+    else:
+        session.flush()
+        obj.id = insert_returning_id(session.connection(), table, values)  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
@@ -264,13 +275,15 @@ def open_case(
 def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str, priority: str = "normal",
           channel: str | None = None, source: str = "contact", summary: str | None = None, team: str | None = None,
           facility_id: int | None = None, opened_at: dt.datetime | None = None, external_ref: str | None = None,
-          route: bool = True, schedule_sla: bool = True, reason_checked: bool = False) -> _Opened:
+          route: bool = True, schedule_sla: bool = True, reason_checked: bool = False,
+          case_id: int | None = None, batch: Batch | None = None) -> _Opened:
     """Insert a new case (unassigned) and schedule its SLA checks; ``_route_new`` then routes it.
 
     The case is written before routing decides: on PostgreSQL the routing lock is held from the agents
     snapshot to the commit, so all that does not depend on the decision goes first, outside the lock. The
     ``opened`` event is returned, not written, so that the case's events go in one statement with the
-    assignment."""
+    assignment. ``case_id`` (reserved from the sequence) and ``batch``: the case and its jobs are queued there
+    (the contact path sends them with routing's lock, in one round trip)."""
     if not reason_checked:
         _check_reason(session, reason)
     _check_choice(priority, Priority, "priority")
@@ -285,12 +298,14 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
                 opened_at=opened_at or now, external_ref=external_ref, reopened_count=0,
                 first_response_breached=False, resolution_breached=False, assigned_staff_id=None,
                 first_response_at=None, resolved_at=None, closed_at=None, resolution_code=None, updated_at=now)
+    if case_id is not None:
+        case.id = case_id
     case.first_response_due_at, case.resolution_due_at = sla.due_times(session, case, case.opened_at)
     events = [_event_row(actor, "opened", at=case.opened_at, to_status=case.status,
                          details={"reason": reason, "priority": priority, "source": source})]
-    insert_row(session, case)
+    insert_row(session, case, batch)
     if schedule_sla:
-        sla.schedule_checks(session, case)
+        sla.schedule_checks(session, case, batch=batch)
     return _Opened(case, events, {"reason": reason, "priority": priority, "source": source}, route)
 
 
@@ -502,13 +517,37 @@ _PATIENT_AND_CASE = Prebuilt(select(_P.home_facility_id, _P.preferred_language, 
                              .where(_P.id == bindparam("patient_id")))
 
 
+def _next_id(table: str) -> Any:
+    return func.nextval(func.pg_get_serial_sequence(table, "id"))
+
+
+# on PostgreSQL, with them the ids of the contact and (when it joins none) of the case it opens, reserved from
+# their sequences: with the ids known, nothing waits for the INSERTs, which go with routing's lock (``_Ids``)
+_FOUND = _FIND_CASE.lateral("found")
+_PATIENT_CASE_IDS = Prebuilt(
+    select(_P.home_facility_id, _P.preferred_language, _FOUND.c.id,
+           sql_case((_FOUND.c.id.is_(None), _next_id("cases"))), _next_id("contacts"))
+    .select_from(Patient.__table__.outerjoin(_FOUND, true())).where(_P.id == bindparam("patient_id")))
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """Ids reserved for the rows a contact writes: its case's when it opens one, and its own."""
+
+    case: int | None
+    contact: int
+
+
 def _patient_and_case(session: Session, patient_id: int, reason: str, started_at: dt.datetime,
-                      window_days: int) -> tuple[_PatientFacts, Case | None]:
+                      window_days: int) -> tuple[_PatientFacts, Case | None, _Ids | None]:
     session.flush()
-    row = _PATIENT_AND_CASE.first(session.connection(), _find_params(patient_id, reason, started_at, window_days))
+    reserve = session.get_bind().dialect.name == "postgresql"
+    stmt = _PATIENT_CASE_IDS if reserve else _PATIENT_AND_CASE
+    row = stmt.first(session.connection(), _find_params(patient_id, reason, started_at, window_days))
     if row is None:
         raise NotFound("patient", patient_id)
-    return _PatientFacts(patient_id, row[0], row[1] or "en"), None if row[2] is None else session.get(Case, row[2])
+    found = None if row[2] is None else session.get(Case, row[2])
+    return _PatientFacts(patient_id, row[0], row[1] or "en"), found, _Ids(row[3], row[4]) if reserve else None
 
 
 def log_contact(
@@ -551,8 +590,9 @@ def log_contact(
         raise BadRequest("answered_at must not be before queued_at")
     if abandoned and (answered_at is not None or resolved):
         raise BadRequest("an abandoned contact cannot be answered or resolve its case")
+    ids: _Ids | None = None
     if case_id is None:
-        patient, found = _patient_and_case(session, patient_id, reason, started_at, window_days)
+        patient, found, ids = _patient_and_case(session, patient_id, reason, started_at, window_days)
     else:
         patient, found = _patient(session, patient_id), None
     if agent_id is not None and session.execute(select(Staff.id).where(Staff.id == agent_id)).first() is None:
@@ -562,14 +602,19 @@ def log_contact(
         if dup is not None:
             raise Conflict(f"contact {external_id!r} is already recorded (contact id {dup[0]})")
     opened: _Opened | None = None
+    # with reserved ids (PostgreSQL) the case, its jobs, the contact and (when it joins a case) its event are
+    # queued in one batch and deferred: they go with routing's lock, or with the audit events and the COMMIT
+    batch: Batch | None = None
     if case_id is not None:
         case = get_case(session, case_id)
         if case.patient_id != patient_id:
             raise BadRequest(f"case {case_id} belongs to another patient; omit case_id or pick this patient's case")
     else:
         if found is None:
+            batch = Batch(session.connection()) if ids is not None else None
             opened = _open(session, actor, patient, reason=reason, channel=channel,
-                           opened_at=min(started_at, queued_at or started_at), route=route, reason_checked=True)
+                           opened_at=min(started_at, queued_at or started_at), route=route, reason_checked=True,
+                           case_id=ids.case if ids is not None else None, batch=batch)
             case = opened.case
         else:
             case = found
@@ -578,19 +623,25 @@ def log_contact(
         to = CaseStatus.in_progress if agent_id is not None else (
             CaseStatus.assigned if case.assigned_staff_id else CaseStatus.new)
         transition(session, actor, case.id, to.value, note="reopened by a repeat contact", at=started_at)
-    contact = insert_row(session, Contact(
+    contact = Contact(
         patient_id=patient_id, case_id=case.id, channel=channel, direction=direction, reason=reason,
         agent_id=agent_id, started_at=started_at, ended_at=ended_at, queued_at=queued_at, answered_at=answered_at,
-        abandoned=abandoned, resolved=resolved, outcome=outcome, external_id=external_id, created_at=utcnow()))
+        abandoned=abandoned, resolved=resolved, outcome=outcome, external_id=external_id, created_at=utcnow())
+    if ids is not None:
+        contact.id = ids.contact
+        batch = batch or Batch(session.connection())
+    insert_row(session, contact, batch)
     handled = not abandoned and (agent_id is not None or direction == Direction.outbound)
     if handled and case.first_response_at is None:
         case.first_response_at = answered_at or started_at
     said = {"contact_id": contact.id, "channel": channel, "direction": direction}
     contact_event = _event_row(actor, "contact", at=started_at, note=note, details=said)
+    if opened is None:
+        _write_events(session, case, [contact_event], batch)
+    if batch is not None:
+        batch.defer()
     if opened is not None:  # routing last: on PostgreSQL its lock is held from here to the commit
         _route_new(session, actor, opened, patient.language, [contact_event])
-    else:
-        _write_events(session, case, [contact_event])
     # one audit event for the contact: it names the case it opened (and routing's choice) or joined
     audit.record(session, actor, "case.opened" if opened is not None else "case.contact", "case", case.id,
                  patient_id=case.patient_id, details={**(opened.audit_details() if opened else {}), **said})

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pxm.platform.db.prebuilt import Batch
 from pxm.platform.jobs.service import NewJob, enqueue_many
 from pxm.practices.resolution import reference
 from pxm.practices.resolution.models import BusinessCalendar, Case, SlaPolicy
@@ -136,10 +137,11 @@ def due_times(session: Session, case: Case, start: dt.datetime) -> tuple[dt.date
 
 
 def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = TARGETS,
-                    moved: bool = False) -> None:
+                    moved: bool = False, batch: Batch | None = None) -> None:
     """Enqueue one ``sla.check`` job per target, due when the target is. One job per case, target and cycle;
     ``moved`` (the due times were recomputed, e.g. after a priority change) adds a check at the new time.
-    The jobs are written in one statement; a job whose dedupe key exists already is left as it is."""
+    The jobs are written in one statement (queued in ``batch`` if given); a job whose dedupe key exists
+    already is left as it is."""
     rows = []
     for target in targets:
         due = case.first_response_due_at if target == "first_response" else case.resolution_due_at
@@ -150,4 +152,4 @@ def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = 
             key += f":{due.isoformat()}"
         rows.append(NewJob(SLA_JOB, {"case_id": case.id, "target": target, "cycle": case.reopened_count},
                            dedupe_key=key, run_after=due))
-    enqueue_many(session, rows)
+    enqueue_many(session, rows, batch=batch)
