@@ -34,7 +34,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
     settings = settings or get_settings()
     configure_keyring(settings.phi_key_path)
-    return make_session_factory(make_engine(settings.database_url))
+    return make_session_factory(make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds))
 
 
 def print_json(data: Any) -> None:

@@ -29,7 +29,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     from pxm.web.app import create_app
 
     configure_logging(settings.log_level, settings.log_json)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
     upgrade(settings.database_url, engine=engine)
     host = host or settings.host
     port = port or settings.port

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Threads per process that run the busiest write handlers (contact creation) at once (PXM_WRITE_THREADS).
     # More only make them wait for each other's GIL: on SQLite one transaction writes at a time anyway.
     write_threads: int = Field(default=2, ge=1)
+    # PostgreSQL: a pooled connection idle this long is checked (SELECT 1) before use; 0 checks on every
+    # checkout (PXM_DB_PING_AFTER_SECONDS).
+    db_ping_after_seconds: float = Field(default=5.0, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"

@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     the embedded worker thread in embedded mode, the Redis enqueue listener in dramatiq mode."""
     settings = settings or get_settings()
     configure_keyring(settings.phi_key_path)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

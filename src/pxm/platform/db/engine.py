@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.db.prebuilt import Prebuilt
@@ -214,7 +214,12 @@ def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
             plock.close()  # reopened on next use: a disposed engine may still be used
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+DEFAULT_PING_AFTER_SECONDS = 5.0
+
+
+def make_engine(url: str, *, ping_after_seconds: float = DEFAULT_PING_AFTER_SECONDS, **kwargs: Any) -> Engine:
+    """The engine for ``url``. On PostgreSQL a pooled connection idle for ``ping_after_seconds`` is checked
+    before use (``_ping_when_idle``); other ``kwargs`` go to ``create_engine``."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
@@ -242,10 +247,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         lock_path = None if path is None else path.with_name(path.name + ".writer-lock")
         _install_writer_gate(engine, lock_path)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    if "pool_pre_ping" in kwargs:
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine, ping_after_seconds)
+    return engine
+
+
+_IDLE_SINCE = "pxm_idle_since"
+
+
+def _ping_when_idle(engine: Engine, after_seconds: float) -> None:
+    """Check a pooled PostgreSQL connection on checkout when it sat idle in the pool for ``after_seconds`` or
+    more (0: on every checkout, SQLAlchemy's ``pool_pre_ping``); a connection that failed the check is replaced
+    before the request uses it.
+
+    ``pool_pre_ping`` costs every request a round trip (``SELECT 1``) for connections that were in use a few
+    milliseconds ago. A connection that dies while in steady use (the server restarted) fails the request that
+    meets it instead; SQLAlchemy then drops the pool's connections from before the failure, and later requests
+    reconnect."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)  # None: connected just now (``info`` starts empty per connection)
+        if since is None or time.monotonic() - since < after_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as e:
+            if engine.dialect.is_disconnect(e, dbapi_conn, None):
+                raise exc.DisconnectionError("the pooled connection failed its check") from e  # pool reconnects
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

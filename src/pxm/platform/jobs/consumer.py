@@ -33,7 +33,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def _jobs(settings: Settings) -> DramatiqJobs:
     configure_keyring(settings.phi_key_path)
     load_task_modules(settings.job_modules)
-    jobs = DramatiqJobs(settings, make_session_factory(make_engine(settings.database_url)))
+    jobs = DramatiqJobs(settings, make_session_factory(make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)))
     dramatiq.set_broker(jobs.broker)
     return jobs
 
@@ -85,7 +85,7 @@ def run_dramatiq_worker(settings: Settings, processes: int = 1, threads: int = 8
 def run_embedded_worker(settings: Settings, drain: bool = False) -> int:
     """``pxm worker --embedded``: the polling loop in the foreground (no Redis). Returns jobs run."""
     configure_keyring(settings.phi_key_path)
-    worker = EmbeddedWorker(make_session_factory(make_engine(settings.database_url)), settings)
+    worker = EmbeddedWorker(make_session_factory(make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)), settings)
     if drain:
         return worker.drain()
     stop = threading.Event()
