@@ -8,9 +8,9 @@ import time
 
 import pytest
 from sqlalchemy import Engine, exc, text
+from tests.conftest import PG_URL
 
 from pxm.platform.db import make_engine
-from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL pool checks need PXM_TEST_DATABASE_URL")
 
