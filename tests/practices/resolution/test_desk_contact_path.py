@@ -143,12 +143,12 @@ def test_enqueue_many_writes_new_jobs_in_one_go_and_skips_known_keys(db) -> None
 
 
 def _batches_sent(monkeypatch) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    """The statements of each ``Batch`` sent from now on (their first words), in order."""
+    """The statements of each ``Batch`` sent from now on, in order."""
     sent: list[list[str]] = []
     real = Batch.send
 
     def send(self, *, commit: bool = False) -> None:  # type: ignore[no-untyped-def]
-        sent.append([" ".join(c.sql.split()[:3]) for c in self.calls])
+        sent.append([" ".join(c.sql.split()) for c in self.calls])
         real(self, commit=commit)
 
     monkeypatch.setattr(Batch, "send", send)
@@ -165,8 +165,9 @@ def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, acto
                                   reason="billing", started_at=T0)
     [locking] = [b for b in sent if any(s.startswith("SELECT staff.id,") for s in b)]  # the agents snapshot
     if db.get_bind().dialect.name == "postgresql":
-        assert locking[:5] == ["INSERT INTO cases", "INSERT INTO jobs", "INSERT INTO contacts",
-                               "SELECT pg_advisory_xact_lock(%(key)s)", "SELECT staff.id, staff.display_name,"]
+        starts = ["INSERT INTO cases", "INSERT INTO jobs", "INSERT INTO contacts", "SELECT nextval(", "SELECT staff.id,"]
+        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 5
+        assert "pg_advisory_xact_lock" in locking[3]  # the lock, with the decision row's id
     else:
         assert not any(s.startswith("INSERT") for s in locking)
     case = service.get_case(db, contact.case_id)
@@ -208,3 +209,25 @@ def test_insert_row_in_a_batch_needs_the_rows_id(db, make_patient) -> None:  # t
                 opened_at=T0, reopened_count=0, first_response_breached=False, resolution_breached=False)
     with pytest.raises(ValueError, match="needs the row's id"):
         service.insert_row(db, case, Batch(db.connection()))
+
+
+def test_on_postgresql_a_contact_joining_a_case_goes_with_the_audit_heads_lock(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A contact that joins a case takes no routing lock: on PostgreSQL its row and its event wait (deferred) and
+    go to the server with the lock of the audit chain's head, at commit."""
+    p = make_patient()
+    kw = dict(patient_id=p.id, channel="phone", direction="inbound", reason="billing", route=False)
+    first = service.log_contact(db, actor, started_at=T0, **kw)
+    db.commit()
+    sent = _batches_sent(monkeypatch)
+    again = service.log_contact(db, actor, started_at=T0 + dt.timedelta(hours=1), **kw)
+    db.commit()
+    [heading] = [b for b in sent if any(s.startswith("UPDATE audit_head SET last_seq=audit_head.last_seq") for s in b)]
+    if db.get_bind().dialect.name == "postgresql":
+        assert [s.split(" (")[0] for s in heading] == ["INSERT INTO contacts", "INSERT INTO case_events",
+                                                       heading[-1]]
+    else:
+        assert len(heading) == 1  # SQLite wrote the contact at once
+    assert again.case_id == first.case_id
+    assert [e.action for e in _audit(db, first.case_id)] == ["case.opened", "case.contact"]
+    events = db.execute(select(CaseEvent.kind).where(CaseEvent.case_id == first.case_id)).scalars().all()
+    assert events.count("contact") == 2

@@ -56,7 +56,9 @@ KNOBS_TTL = 5.0  # seconds
 ROUTING_LOCK_KEY = 0x5058_4D52  # PostgreSQL advisory lock key ("PXMR")
 _LOCKED = "pxm_routing_locked"
 _LOCK = Prebuilt(text("SELECT pg_advisory_xact_lock(:key)"))
-_NEXT_DECISION_ID = Prebuilt(select(func.nextval(func.pg_get_serial_sequence("routing_decisions", "id"))))
+_NEXT_ID = func.nextval(func.pg_get_serial_sequence("routing_decisions", "id"))
+_NEXT_DECISION_ID = Prebuilt(select(_NEXT_ID))
+_NEXT_DECISION_ID_AND_LOCK = Prebuilt(select(_NEXT_ID, func.pg_advisory_xact_lock(bindparam("key"))))  # one statement
 _OPEN = [s.value for s in OPEN_STATUSES]
 _DEFAULTS = RoutingSettings(id=1, step1_after_seconds=120, step2_after_seconds=300, sweep_interval_seconds=30,
                             sweep_batch=500)
@@ -219,14 +221,20 @@ def locked_snapshot(session: Session, skills: tuple[str, str] | None, *,
     stmt, params = _agents_statement(session, True, skills)
     batch = Batch(session.connection())
     locking = _needs_lock(session)
+    reserve = reserve_id and session.get_bind().dialect.name == "postgresql"
+    reserved = None
     if locking:
-        batch.add(_LOCK, {"key": ROUTING_LOCK_KEY})
+        lock_params = {"key": ROUTING_LOCK_KEY}
+        if reserve:
+            reserved = batch.add(_NEXT_DECISION_ID_AND_LOCK, lock_params)
+        else:
+            batch.add(_LOCK, lock_params)
     agents = batch.add(stmt, params)
     # a decision is audited (the case opened or assigned): lock the chain's head now, not in a round trip of
     # its own at commit (the routing lock is held until then anyway)
     hold_head = audit.lock_head_in(session, batch)
-    reserved = batch.add(_NEXT_DECISION_ID) if reserve_id and session.get_bind().dialect.name == "postgresql" \
-        else None
+    if reserve and reserved is None:
+        reserved = batch.add(_NEXT_DECISION_ID)
     batch.send()
     hold_head()
     if locking:

@@ -142,10 +142,13 @@ def write_pending(session: Session, *, commit: bool = False) -> None:
         where = _innermost(session)
         head = session.info.get(_HEAD_KEY)
         if head is None:
-            row = _LOCK_HEAD.first(conn)
-            if row is None:
+            # a Batch: writes the transaction deferred (``Batch.defer``) go in the same round trip
+            lock = Batch(conn)
+            call = lock.add(_LOCK_HEAD)
+            lock.send()
+            if not call.rows:
                 raise RuntimeError("audit_head row missing: run `pxm db upgrade`")
-            head = (int(row[0]), str(row[1]))
+            head = (int(call.rows[0][0]), str(call.rows[0][1]))
         seq, prev_hash = head
         rows = []
         for entry in buf.entries:
