@@ -134,3 +134,39 @@ def test_the_scheduled_sweep_job_assigns_waiting_cases(db, make_agent, make_pati
     assert result == {"considered": 1, "assigned": 1, "waiting": 0}
     assert db.get(Case, case.id).assigned_staff_id == agent.id
     assert decisions(db, case.id)[-1].kind == "sweep"
+
+
+def test_the_sweep_sends_its_assignments_together_and_audits_each(db, make_agent, make_patient, open_case, system,
+                                                                  monkeypatch):
+    """While the sweep holds the routing lock it writes nothing case by case: the decision rows, the case rows and
+    their events go in one batch (on PostgreSQL one round trip, with the audit events and the COMMIT)."""
+    from pxm.platform.db.prebuilt import Batch
+    from pxm.practices.resolution.models import CaseEvent
+
+    agent = make_agent("Solo", capacity=0)
+    waiting = [open_case(make_patient("en"), opened_minutes_ago=0.5) for _ in range(3)]
+    assert all(c.assigned_staff_id is None for c in waiting)
+    agent.capacity = 5
+    db.flush()
+    sent: list[list[str]] = []
+    real = Batch.send
+
+    def send(self, *, commit: bool = False) -> None:  # type: ignore[no-untyped-def]
+        sent.append([" ".join(c.sql.split()[:3]) for c in self.calls])
+        real(self, commit=commit)
+
+    monkeypatch.setattr(Batch, "send", send)
+    assert routing.reroute_queue(db, system) == {"considered": 3, "assigned": 3, "waiting": 0}
+    db.commit()
+    [writes] = [b for b in sent if "INSERT INTO routing_decisions" in b]
+    assert [writes.count(s) for s in ("INSERT INTO routing_decisions", "UPDATE cases SET",
+                                      "INSERT INTO case_events")] == [3, 3, 3]
+    db.expire_all()
+    for case in waiting:
+        assert db.get(Case, case.id).assigned_staff_id == agent.id and db.get(Case, case.id).status == "assigned"
+        assert decisions(db, case.id)[-1].kind == "sweep"
+        kinds = db.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).scalars().all()
+        assert kinds.count("assign") == 1
+        actions = db.execute(select(AuditEvent.action).where(AuditEvent.resource_type == "case",
+                                                             AuditEvent.resource_id == str(case.id))).scalars().all()
+        assert actions.count("case.assign") == 1

@@ -4,9 +4,11 @@ The service desk (``pxm.practices.resolution``) routes a case as it opens it, af
 unassigned: ``plan_route`` takes the routing lock and a snapshot of the agents (one query: skills, status,
 open-case load, last routing) in one round trip (``locked_snapshot``) and asks the pure engine (``engine.py``)
 for a decision; the desk then writes the assignment with the ``routing_decisions`` row (``add_decision``), or,
-when nobody qualifies, ``record_plan`` writes a ``queued`` row and schedules the queue sweep. ``route_case`` does both for a case that exists
-(the sweep, or a caller routing later) and assigns through the service desk's ``assign``. Services only
-flush; the caller commits.
+when nobody qualifies, ``record_plan`` writes a ``queued`` row and schedules the queue sweep. ``route_case``
+(a case that exists, routed later) and the sweep (``reroute_queue``) do both themselves and assign through the
+service desk's ``assign_chosen``: the decision rows, case rows and events are queued in one ``Batch`` and
+deferred, so on PostgreSQL they reach the server with the audit events and the COMMIT instead of a round
+trip per case while the lock is held. Services only flush; the caller commits.
 
 Concurrency: on PostgreSQL a routing decision holds a transaction-scoped advisory lock (``locked_snapshot``)
 from the snapshot to the commit, so two transactions never decide on the same loads and an agent's
@@ -41,11 +43,12 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Batch, Call, Prebuilt, insert_returning, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Call, Prebuilt, insert_into, insert_returning, insert_returning_id
 from pxm.platform.http.errors import APIError, BadRequest
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution import reference
+from pxm.practices.resolution import service as resolution
 from pxm.practices.resolution.models import OPEN_STATUSES, Case
 from pxm.practices.resolution.service import insert_row
 
@@ -363,8 +366,6 @@ def _store(session: Session, actor: Actor, case: Case, decision: Decision, req: 
 
 
 def _assign(session: Session, actor: Actor, case: Case, staff_id: int, reason_text: str) -> None:
-    from pxm.practices.resolution import service as resolution
-
     resolution.assign(session, actor, case.id, staff_id, reason_text=reason_text)
 
 
@@ -389,7 +390,7 @@ def route_case(session: Session, actor: Actor, case: Case, *, now: dt.datetime |
     """
     if not _routable(case):
         return None
-    plan = plan_route(session, case, now=now, pool=pool)
+    plan = plan_route(session, case, now=now, pool=pool, reserve_id=True)
     router = Actor.system("routing", request_id=actor.request_id)
     decision = plan.decision
     if decision.staff_id is None:
@@ -398,8 +399,16 @@ def route_case(session: Session, actor: Actor, case: Case, *, now: dt.datetime |
             _store(session, router, case, decision, plan.req, "queued")
         schedule_sweep(session, plan.knobs, plan.now)
         return None
-    row = _store(session, router, case, decision, plan.req, kind)
-    _assign(session, router, case, decision.staff_id, decision.explanation)
+    # with the decision row's id reserved (PostgreSQL) nothing here needs a result: the row, the assignment and
+    # its event wait (``Batch.defer``) and go with the audit events and the COMMIT
+    batch = Batch(session.connection())
+    row = RoutingDecision(**_decision_values(router, case, decision, plan.req, kind))
+    if plan.decision_id is not None:
+        row.id = plan.decision_id
+    insert_row(session, row, batch if plan.decision_id is not None else None)
+    resolution.assign_chosen(batch, session, router, case, decision.staff_id, plan.team,
+                             reason_text=decision.explanation)
+    batch.defer()
     return row
 
 
@@ -441,6 +450,9 @@ def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = N
     router = Actor.system("routing", request_id=actor.request_id)
     assigned = 0
     waiting = 0
+    # the assignments (decision row, case row, event) are queued and go to the database together, at the commit:
+    # the routing lock is held from the snapshot to then, so not a round trip per case while others wait for it
+    batch = Batch(session.connection())
     for case in cases:
         plan = plan_route(session, case, now=now, language=languages.get(case.patient_id) or "en", pool=pool)
         decision = plan.decision
@@ -450,9 +462,12 @@ def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = N
             if last is None or last.kind != "queued" or last.step != decision.step:
                 _store(session, router, case, decision, plan.req, "queued")
             continue
-        _store(session, router, case, decision, plan.req, "sweep")
-        _assign(session, router, case, decision.staff_id, decision.explanation)
+        values = _decision_values(router, case, decision, plan.req, "sweep")
+        batch.add(insert_into(_DECISIONS, values), values)
+        resolution.assign_chosen(batch, session, router, case, decision.staff_id, plan.team,
+                                 reason_text=decision.explanation)
         assigned += 1
+    batch.defer()
     if waiting:
         schedule_sweep(session, settings, now)
     return {"considered": len(cases), "assigned": assigned, "waiting": waiting}

@@ -310,10 +310,19 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
 
 
 _C_T = Case.metadata.tables[Case.__tablename__]
-# the assignment of a case just opened (its row is already written, unassigned)
-_ASSIGN_NEW = Prebuilt(update(_C_T).where(_C_T.c.id == bindparam("case_id"))
-                       .values(assigned_staff_id=bindparam("new_staff"), team=bindparam("new_team"),
-                               status=CaseStatus.assigned.value, updated_at=bindparam("now")))
+# routing's assignment of a case (written without the unit of work: the case object is told with
+# ``set_committed_value``)
+_ASSIGN = Prebuilt(update(_C_T).where(_C_T.c.id == bindparam("case_id"))
+                   .values(assigned_staff_id=bindparam("new_staff"), team=bindparam("new_team"),
+                           status=bindparam("new_status"), updated_at=bindparam("now")))
+
+
+def _queue_assignment(batch: Batch, case: Case, staff_id: int, team: str | None, status: str) -> None:
+    now = utcnow()
+    batch.add(_ASSIGN, {"case_id": case.id, "new_staff": staff_id, "new_team": team, "new_status": status,
+                        "now": now})
+    for attr, value in (("assigned_staff_id", staff_id), ("team", team), ("status", status), ("updated_at", now)):
+        set_committed_value(case, attr, value)  # as written: nothing for the ORM to flush
 
 
 def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
@@ -334,11 +343,7 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
         staff_id = plan.decision.staff_id
         router = Actor.system("routing", request_id=actor.request_id)
         team = case.team if case.team is not None else plan.team
-        now = utcnow()
-        batch.add(_ASSIGN_NEW, {"case_id": case.id, "new_staff": staff_id, "new_team": team, "now": now})
-        for attr, value in (("assigned_staff_id", staff_id), ("team", team),
-                            ("status", CaseStatus.assigned.value), ("updated_at", now)):
-            set_committed_value(case, attr, value)  # as written: nothing for the ORM to flush
+        _queue_assignment(batch, case, staff_id, team, CaseStatus.assigned.value)
         opened.events.append(_event_row(router, "assign", from_status=CaseStatus.new.value, to_status=case.status,
                                         note=plan.decision.explanation, details={"staff_id": staff_id}))
         opened.audit.update(assigned_staff_id=staff_id, assigned_by=router.label)
@@ -448,6 +453,24 @@ def assign(session: Session, actor: Actor, case_id: int, staff_id: int, *, reaso
     _record(session, actor, case, "assign", from_status=previous, to_status=case.status, note=reason_text,
             details={"staff_id": staff_id})
     return case
+
+
+def assign_chosen(batch: Batch, session: Session, actor: Actor, case: Case, staff_id: int, team: str | None, *,
+                  reason_text: str) -> None:
+    """``assign`` for routing's own choice, queued in ``batch``: the agent comes from routing's snapshot (active,
+    its team known), so nothing is read first. The case's row and its ``assign`` event are written when the batch
+    is sent; the case object shows the change at once; the audit event is the same as ``assign``'s."""
+    if case.status in DONE_STATUSES:
+        raise Conflict(f"case {case.id} is {case.status}; reopen it before assigning")
+    previous = case.status
+    status = CaseStatus.assigned.value if previous in (CaseStatus.new, CaseStatus.assigned, CaseStatus.in_progress) \
+        else previous
+    _queue_assignment(batch, case, staff_id, case.team if case.team is not None else team, status)
+    details = {"staff_id": staff_id}
+    batch.add_many(_INSERT_EVENTS, _of_case(case, [_event_row(actor, "assign", from_status=previous, to_status=status,
+                                                             note=reason_text, details=details)]))
+    audit.record(session, actor, "case.assign", "case", case.id, patient_id=case.patient_id,
+                 details=_audit_details(previous, status, details))
 
 
 _S = Staff.__table__.c
