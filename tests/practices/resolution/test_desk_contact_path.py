@@ -4,9 +4,12 @@ joins, and the per-process copy of reference data (seen at once when changed her
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from tests.conftest import PG_URL
 
 from pxm.operations.routing.models import RoutingDecision
 from pxm.platform.audit.models import AuditEvent
@@ -158,22 +161,28 @@ def _batches_sent(monkeypatch) -> list[list[str]]:  # type: ignore[no-untyped-de
 def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """With their ids reserved up front, the case, its SLA jobs and the contact need no round trip of their own:
     on PostgreSQL they are sent in the batch that takes the routing lock. SQLite hands out ids only on INSERT,
-    so there they are written at once, before routing."""
+    so there they are written at once, before routing. (A statement in between, such as a reload of the
+    per-process copy of the routing settings once they expire, would send them on its own round trip first; the
+    first contact loads those copies.)"""
     p, agent = make_patient(), _agent(db)
+    service.log_contact(db, actor, patient_id=make_patient().id, channel="phone", direction="inbound",
+                        reason="billing", started_at=T0)
+    db.commit()
     sent = _batches_sent(monkeypatch)
     contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
                                   reason="billing", started_at=T0)
     [locking] = [b for b in sent if any(s.startswith("SELECT staff.id,") for s in b)]  # the agents snapshot
     if db.get_bind().dialect.name == "postgresql":
         starts = ["INSERT INTO cases", "INSERT INTO jobs", "INSERT INTO contacts", "SELECT nextval(", "SELECT staff.id,"]
-        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 5
+        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 5, locking
         assert "pg_advisory_xact_lock" in locking[3]  # the lock, with the decision row's id
     else:
         assert not any(s.startswith("INSERT") for s in locking)
     case = service.get_case(db, contact.case_id)
     assert case.assigned_staff_id == agent.id
     assert db.get(Contact, contact.id).case_id == case.id
-    assert len(db.execute(select(Job).where(Job.kind == "sla.check")).scalars().all()) == 2
+    jobs = db.execute(select(Job).where(Job.kind == "sla.check")).scalars().all()
+    assert len([j for j in jobs if j.payload["case_id"] == case.id]) == 2
 
 
 def test_a_repeat_contact_takes_no_case_number(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
@@ -231,3 +240,24 @@ def test_on_postgresql_a_contact_joining_a_case_goes_with_the_audit_heads_lock(d
     assert [e.action for e in _audit(db, first.case_id)] == ["case.opened", "case.contact"]
     events = db.execute(select(CaseEvent.kind).where(CaseEvent.case_id == first.case_id)).scalars().all()
     assert events.count("contact") == 2
+
+
+@pytest.mark.skipif(not PG_URL, reason="drops a PostgreSQL backend: needs PXM_TEST_DATABASE_URL")
+def test_a_dropped_connection_raises_the_databases_error() -> None:
+    """The per-process copies of reference data listen to every rollback: a connection the server dropped must
+    still end with the database's error (the request fails, the pool reconnects), not with a listener's."""
+    engine = make_engine(PG_URL or "", ping_after_seconds=3600, pool_size=1, max_overflow=0)
+    killer = make_engine(PG_URL or "")
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with killer.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(0.1)
+        with pytest.raises(OperationalError), engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+        killer.dispose()

@@ -77,13 +77,19 @@ def _written(_mapper: Any, connection: Connection, _target: Any) -> None:
 
 
 def _transaction_ended(conn: Connection) -> None:
-    if conn.info.pop(_WRITTEN, False):
+    if _lost(conn) or conn.info.pop(_WRITTEN, False):
         invalidate(conn.engine)
 
 
 def _savepoint_rolled_back(conn: Connection, _name: Any, _context: Any) -> None:
-    if conn.info.get(_WRITTEN):
+    if _lost(conn) or conn.info.get(_WRITTEN):
         invalidate(conn.engine)
+
+
+def _lost(conn: Connection) -> bool:
+    """The connection broke (or was closed): its ``info`` went with it (reading it would raise instead of the
+    database's error), so whether this transaction wrote reference rows is unknown; the copies are dropped."""
+    return conn.closed or conn.invalidated
 
 
 event.listen(Engine, "commit", _transaction_ended)
