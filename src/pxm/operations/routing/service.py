@@ -161,7 +161,7 @@ def _needs_lock(session: Session) -> bool:
 # open-case count of every agent who cannot take the case anyway.
 _HAS_SKILL = {
     "sqlite": "EXISTS (SELECT 1 FROM json_each(staff.{column}) WHERE json_each.value = :{param})",
-    "postgresql": "CAST(staff.{column} AS jsonb) @> CAST(:{param} AS jsonb)",
+    "postgresql": "staff.{column} @> CAST(:{param} AS jsonb)",  # (jsonb columns there)
 }
 
 

@@ -8,11 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pxm.platform.auth import models as _auth_models  # noqa: F401  (staff.user_id -> users.id)
 from pxm.platform.db.base import Base, UTCDateTime, utcnow
 from pxm.platform.people.crypto import Sealed
+
+# An agent's skill codes. On PostgreSQL ``jsonb``: routing asks "has this skill" of every available agent for
+# every new case (``@>``), and ``json`` would be parsed again for each row each time.
+SKILLS = JSON().with_variant(JSONB(), "postgresql")
 
 
 class OrgUnitKind(enum.StrEnum):
@@ -47,9 +52,9 @@ class Staff(Base):
     job_role: Mapped[str] = mapped_column(String(40))  # agent, supervisor, nurse, physician, ...
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     team: Mapped[str | None] = mapped_column(String(80))
-    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
-    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
-    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    languages: Mapped[list[str]] = mapped_column(SKILLS, default=list)
+    reasons: Mapped[list[str]] = mapped_column(SKILLS, default=list)
+    channels: Mapped[list[str]] = mapped_column(SKILLS, default=list)
     capacity: Mapped[int] = mapped_column(Integer, default=5)
     status: Mapped[str] = mapped_column(String(20), default=StaffStatus.offline.value)
     status_since: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
