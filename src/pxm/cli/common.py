@@ -11,7 +11,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.config import Settings, get_settings
-from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.db import engine_for, make_session_factory
 from pxm.platform.people.crypto import configure_keyring
 
 console = Console()
@@ -34,7 +34,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
     settings = settings or get_settings()
     configure_keyring(settings.phi_key_path)
-    return make_session_factory(make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds))
+    return make_session_factory(engine_for(settings))
 
 
 def print_json(data: Any) -> None:

@@ -6,7 +6,7 @@ import typer
 
 from pxm.cli.common import FormatOption, OutputFormat, console, print_json
 from pxm.platform.config import get_settings
-from pxm.platform.db import make_engine
+from pxm.platform.db import engine_for
 from pxm.platform.db.migrate import current_revision, upgrade
 
 app = typer.Typer(help="Database schema")
@@ -16,7 +16,7 @@ app = typer.Typer(help="Database schema")
 def upgrade_cmd(revision: str = typer.Argument("head"), fmt: OutputFormat = FormatOption) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     upgrade(settings.database_url, revision, engine=engine)
     rev = current_revision(engine)
     if fmt == OutputFormat.json:
@@ -28,7 +28,7 @@ def upgrade_cmd(revision: str = typer.Argument("head"), fmt: OutputFormat = Form
 @app.command("current")
 def current_cmd(fmt: OutputFormat = FormatOption) -> None:
     """Show the schema revision the database is at."""
-    engine = make_engine(get_settings().database_url)
+    engine = engine_for(get_settings())
     rev = current_revision(engine)
     if fmt == OutputFormat.json:
         print_json({"revision": rev})

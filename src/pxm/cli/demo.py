@@ -19,7 +19,7 @@ from pxm.platform.auth import service as auth_service
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.models import User
 from pxm.platform.config import Settings, get_settings
-from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.db import engine_for, make_session_factory
 from pxm.platform.db.migrate import upgrade
 from pxm.platform.people.crypto import configure_keyring
 from pxm.platform.people.models import Staff
@@ -54,7 +54,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 
 def _prepare(settings: Settings) -> sessionmaker[Session]:
     configure_keyring(settings.phi_key_path)
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     upgrade(settings.database_url, engine=engine)
     return make_session_factory(engine)
 

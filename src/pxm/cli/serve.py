@@ -10,7 +10,7 @@ import typer
 
 from pxm.cli.common import console, fail
 from pxm.platform.config import Settings, get_settings
-from pxm.platform.db import make_engine
+from pxm.platform.db import engine_for
 from pxm.platform.db.migrate import upgrade
 from pxm.platform.logs import configure_logging
 
@@ -29,7 +29,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     from pxm.web.app import create_app
 
     configure_logging(settings.log_level, settings.log_json)
-    engine = make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
+    engine = engine_for(settings)
     upgrade(settings.database_url, engine=engine)
     host = host or settings.host
     port = port or settings.port

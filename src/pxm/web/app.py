@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from pxm import __version__
 from pxm.platform.config import Settings, get_settings
-from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.db import engine_for, make_session_factory
 from pxm.platform.http.errors import install_error_handlers
 from pxm.platform.people.crypto import configure_keyring
 from pxm.web.request_context import RequestContext
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     the embedded worker thread in embedded mode, the Redis enqueue listener in dramatiq mode."""
     settings = settings or get_settings()
     configure_keyring(settings.phi_key_path)
-    engine = engine or make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
+    engine = engine or engine_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

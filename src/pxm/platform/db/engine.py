@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from pxm.platform.config import Settings
 from pxm.platform.db.prebuilt import Prebuilt
 
 log = logging.getLogger("pxm.db")
@@ -284,6 +285,11 @@ def _ping_when_idle(engine: Engine, after_seconds: float) -> None:
             if engine.dialect.is_disconnect(e, dbapi_conn, None):
                 raise exc.DisconnectionError("the pooled connection failed its check") from e  # pool reconnects
             raise
+
+
+def engine_for(settings: Settings) -> Engine:
+    """``make_engine`` for a process's settings (``PXM_DATABASE_URL``, ``PXM_DB_PING_AFTER_SECONDS``)."""
+    return make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

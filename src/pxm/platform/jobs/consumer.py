@@ -11,7 +11,7 @@ from typing import Any
 import dramatiq
 
 from pxm.platform.config import Settings
-from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.db import engine_for, make_session_factory
 from pxm.platform.jobs.dramatiq_broker import DramatiqJobs
 from pxm.platform.jobs.registry import load_task_modules
 from pxm.platform.jobs.worker import EmbeddedWorker
@@ -33,7 +33,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def _jobs(settings: Settings) -> DramatiqJobs:
     configure_keyring(settings.phi_key_path)
     load_task_modules(settings.job_modules)
-    jobs = DramatiqJobs(settings, make_session_factory(make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)))
+    jobs = DramatiqJobs(settings, make_session_factory(engine_for(settings)))
     dramatiq.set_broker(jobs.broker)
     return jobs
 
@@ -85,7 +85,7 @@ def run_dramatiq_worker(settings: Settings, processes: int = 1, threads: int = 8
 def run_embedded_worker(settings: Settings, drain: bool = False) -> int:
     """``pxm worker --embedded``: the polling loop in the foreground (no Redis). Returns jobs run."""
     configure_keyring(settings.phi_key_path)
-    worker = EmbeddedWorker(make_session_factory(make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)), settings)
+    worker = EmbeddedWorker(make_session_factory(engine_for(settings)), settings)
     if drain:
         return worker.drain()
     stop = threading.Event()
