@@ -43,7 +43,15 @@ from pxm.platform import audit, jobs
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.db.prebuilt import Batch, Call, Prebuilt, insert_into, insert_returning, insert_returning_id
+from pxm.platform.db.prebuilt import (
+    Batch,
+    Call,
+    Prebuilt,
+    insert_into,
+    insert_returning,
+    insert_returning_id,
+    next_id,
+)
 from pxm.platform.http.errors import APIError, BadRequest
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -59,7 +67,7 @@ KNOBS_TTL = 5.0  # seconds
 ROUTING_LOCK_KEY = 0x5058_4D52  # PostgreSQL advisory lock key ("PXMR")
 _LOCKED = "pxm_routing_locked"
 _LOCK = Prebuilt(text("SELECT pg_advisory_xact_lock(:key)"))
-_NEXT_ID = func.nextval(func.pg_get_serial_sequence("routing_decisions", "id"))
+_NEXT_ID = next_id("routing_decisions")
 _NEXT_DECISION_ID = Prebuilt(select(_NEXT_ID))
 _NEXT_DECISION_ID_AND_LOCK = Prebuilt(select(_NEXT_ID, func.pg_advisory_xact_lock(bindparam("key"))))  # one statement
 _OPEN = [s.value for s in OPEN_STATUSES]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Pool, Table, bindparam, event, exc, insert
+from sqlalchemy import Connection, Engine, Pool, Table, bindparam, event, exc, func, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -371,6 +371,12 @@ def _insert(table: Table, keys: Iterable[str], returning: bool) -> Prebuilt:
         built = insert(table).returning(table.c.id) if returning else insert(table)
         stmt = _INSERTS.setdefault(key, Prebuilt(built, key[1]))
     return stmt
+
+
+def next_id(table: str) -> Any:
+    """SQL for the next value of ``table``'s ``id`` sequence (PostgreSQL): an id reserved before its row is written,
+    so that the INSERT can go with a later batch (nothing waits for its ``RETURNING``)."""
+    return func.nextval(func.pg_get_serial_sequence(table, "id"))
 
 
 def numbered_values(table: Table, keys: Sequence[str], n: int) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, select, true, update
+from sqlalchemy import bindparam, insert, or_, select, true, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,7 +37,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import Base, utcnow
-from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_into, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_into, insert_returning_id, next_id
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -442,17 +442,27 @@ def assign(session: Session, actor: Actor, case_id: int, staff_id: int, *, reaso
         raise NotFound("staff member", staff_id)
     if not staff.active:
         raise Conflict(f"staff member {staff.username} is inactive; choose an active agent")
-    if case.status in DONE_STATUSES:
-        raise Conflict(f"case {case.id} is {case.status}; reopen it before assigning")
-    previous = case.status
+    previous = _assignable(case)
     case.assigned_staff_id = staff_id
     if case.team is None:
         case.team = staff.team
-    if case.status in (CaseStatus.new, CaseStatus.assigned, CaseStatus.in_progress):
-        case.status = CaseStatus.assigned.value
+    case.status = _status_once_assigned(previous)
     _record(session, actor, case, "assign", from_status=previous, to_status=case.status, note=reason_text,
             details={"staff_id": staff_id})
     return case
+
+
+def _assignable(case: Case) -> str:
+    """The case's status, if it may be assigned (it is open)."""
+    if case.status in DONE_STATUSES:
+        raise Conflict(f"case {case.id} is {case.status}; reopen it before assigning")
+    return case.status
+
+
+def _status_once_assigned(status: str) -> str:
+    """A new, assigned or in-progress case becomes ``assigned``; one waiting on the patient keeps waiting."""
+    return CaseStatus.assigned.value if status in (CaseStatus.new, CaseStatus.assigned, CaseStatus.in_progress) \
+        else status
 
 
 def assign_chosen(batch: Batch, session: Session, actor: Actor, case: Case, staff_id: int, team: str | None, *,
@@ -460,11 +470,8 @@ def assign_chosen(batch: Batch, session: Session, actor: Actor, case: Case, staf
     """``assign`` for routing's own choice, queued in ``batch``: the agent comes from routing's snapshot (active,
     its team known), so nothing is read first. The case's row and its ``assign`` event are written when the batch
     is sent; the case object shows the change at once; the audit event is the same as ``assign``'s."""
-    if case.status in DONE_STATUSES:
-        raise Conflict(f"case {case.id} is {case.status}; reopen it before assigning")
-    previous = case.status
-    status = CaseStatus.assigned.value if previous in (CaseStatus.new, CaseStatus.assigned, CaseStatus.in_progress) \
-        else previous
+    previous = _assignable(case)
+    status = _status_once_assigned(previous)
     _queue_assignment(batch, case, staff_id, case.team if case.team is not None else team, status)
     details = {"staff_id": staff_id}
     batch.add_many(_INSERT_EVENTS, _of_case(case, [_event_row(actor, "assign", from_status=previous, to_status=status,
@@ -540,16 +547,12 @@ _PATIENT_AND_CASE = Prebuilt(select(_P.home_facility_id, _P.preferred_language, 
                              .where(_P.id == bindparam("patient_id")))
 
 
-def _next_id(table: str) -> Any:
-    return func.nextval(func.pg_get_serial_sequence(table, "id"))
-
-
 # on PostgreSQL, with them the ids of the contact and (when it joins none) of the case it opens, reserved from
 # their sequences: with the ids known, nothing waits for the INSERTs, which go with routing's lock (``_Ids``)
 _FOUND = _FIND_CASE.lateral("found")
 _PATIENT_CASE_IDS = Prebuilt(
     select(_P.home_facility_id, _P.preferred_language, _FOUND.c.id,
-           sql_case((_FOUND.c.id.is_(None), _next_id("cases"))), _next_id("contacts"))
+           sql_case((_FOUND.c.id.is_(None), next_id("cases"))), next_id("contacts"))
     .select_from(Patient.__table__.outerjoin(_FOUND, true())).where(_P.id == bindparam("patient_id")))
 
 
