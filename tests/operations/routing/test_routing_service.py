@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from tests.helpers.batches import batches_sent
 
 from pxm.operations.routing import service as routing
 from pxm.operations.routing.models import RoutingDecision
@@ -140,7 +141,6 @@ def test_the_sweep_sends_its_assignments_together_and_audits_each(db, make_agent
                                                                   monkeypatch):
     """While the sweep holds the routing lock it writes nothing case by case: the decision rows, the case rows and
     their events go in one batch (on PostgreSQL one round trip, with the audit events and the COMMIT)."""
-    from pxm.platform.db.prebuilt import Batch
     from pxm.practices.resolution.models import CaseEvent
 
     agent = make_agent("Solo", capacity=0)
@@ -148,19 +148,12 @@ def test_the_sweep_sends_its_assignments_together_and_audits_each(db, make_agent
     assert all(c.assigned_staff_id is None for c in waiting)
     agent.capacity = 5
     db.flush()
-    sent: list[list[str]] = []
-    real = Batch.send
-
-    def send(self, *, commit: bool = False) -> None:  # type: ignore[no-untyped-def]
-        sent.append([" ".join(c.sql.split()[:3]) for c in self.calls])
-        real(self, commit=commit)
-
-    monkeypatch.setattr(Batch, "send", send)
+    sent = batches_sent(monkeypatch)
     assert routing.reroute_queue(db, system) == {"considered": 3, "assigned": 3, "waiting": 0}
     db.commit()
-    [writes] = [b for b in sent if "INSERT INTO routing_decisions" in b]
-    assert [writes.count(s) for s in ("INSERT INTO routing_decisions", "UPDATE cases SET",
-                                      "INSERT INTO case_events")] == [3, 3, 3]
+    [writes] = [b for b in sent if any(sql.startswith("INSERT INTO routing_decisions") for sql in b)]
+    assert [sum(sql.startswith(start) for sql in writes) for start in (
+        "INSERT INTO routing_decisions", "UPDATE cases SET", "INSERT INTO case_events")] == [3, 3, 3]
     db.expire_all()
     for case in waiting:
         assert db.get(Case, case.id).assigned_staff_id == agent.id and db.get(Case, case.id).status == "assigned"

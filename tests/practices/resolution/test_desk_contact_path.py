@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from tests.conftest import PG_URL
+from tests.helpers.batches import batches_sent
 
 from pxm.operations.routing.models import RoutingDecision
 from pxm.platform.audit.models import AuditEvent
@@ -145,19 +146,6 @@ def test_enqueue_many_writes_new_jobs_in_one_go_and_skips_known_keys(db) -> None
     assert set(first + second) <= set(db.info["pxm_new_jobs"])  # notified after commit
 
 
-def _batches_sent(monkeypatch) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    """The statements of each ``Batch`` sent from now on, in order."""
-    sent: list[list[str]] = []
-    real = Batch.send
-
-    def send(self, *, commit: bool = False) -> None:  # type: ignore[no-untyped-def]
-        sent.append([" ".join(c.sql.split()) for c in self.calls])
-        real(self, commit=commit)
-
-    monkeypatch.setattr(Batch, "send", send)
-    return sent
-
-
 def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """With their ids reserved up front, the case, its SLA jobs and the contact need no round trip of their own:
     on PostgreSQL they are sent in the batch that takes the routing lock. SQLite hands out ids only on INSERT,
@@ -168,7 +156,7 @@ def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, acto
     service.log_contact(db, actor, patient_id=make_patient().id, channel="phone", direction="inbound",
                         reason="billing", started_at=T0)
     db.commit()
-    sent = _batches_sent(monkeypatch)
+    sent = batches_sent(monkeypatch)
     contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
                                   reason="billing", started_at=T0)
     [locking] = [b for b in sent if any(s.startswith("SELECT staff.id,") for s in b)]  # the agents snapshot
@@ -227,7 +215,7 @@ def test_on_postgresql_a_contact_joining_a_case_goes_with_the_audit_heads_lock(d
     kw = dict(patient_id=p.id, channel="phone", direction="inbound", reason="billing", route=False)
     first = service.log_contact(db, actor, started_at=T0, **kw)
     db.commit()
-    sent = _batches_sent(monkeypatch)
+    sent = batches_sent(monkeypatch)
     again = service.log_contact(db, actor, started_at=T0 + dt.timedelta(hours=1), **kw)
     db.commit()
     [heading] = [b for b in sent if any(s.startswith("UPDATE audit_head SET last_seq=audit_head.last_seq") for s in b)]
