@@ -4,13 +4,13 @@ joins, and the per-process copy of reference data (seen at once when changed her
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from tests.conftest import PG_URL
 from tests.helpers.batches import batches_sent
+from tests.helpers.postgres import backend_pid, one_connection_engine, terminate
 
 from pxm.operations.routing.models import RoutingDecision
 from pxm.platform.audit.models import AuditEvent
@@ -234,18 +234,9 @@ def test_on_postgresql_a_contact_joining_a_case_goes_with_the_audit_heads_lock(d
 def test_a_dropped_connection_raises_the_databases_error() -> None:
     """The per-process copies of reference data listen to every rollback: a connection the server dropped must
     still end with the database's error (the request fails, the pool reconnects), not with a listener's."""
-    engine = make_engine(PG_URL or "", ping_after_seconds=3600, pool_size=1, max_overflow=0)
-    killer = make_engine(PG_URL or "")
-    try:
-        with engine.connect() as conn:
-            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        with killer.connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        time.sleep(0.1)
+    with one_connection_engine(ping_after_seconds=3600) as engine:
+        terminate(backend_pid(engine))
         with pytest.raises(OperationalError), engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         with engine.connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
-    finally:
-        engine.dispose()
-        killer.dispose()
