@@ -373,10 +373,6 @@ def _store(session: Session, actor: Actor, case: Case, decision: Decision, req: 
                                                                     previous_staff_id)))
 
 
-def _assign(session: Session, actor: Actor, case: Case, staff_id: int, reason_text: str) -> None:
-    resolution.assign(session, actor, case.id, staff_id, reason_text=reason_text)
-
-
 def _last_decision(session: Session, case_id: int) -> RoutingDecision | None:
     return session.execute(
         select(RoutingDecision).where(RoutingDecision.case_id == case_id)
@@ -504,7 +500,7 @@ def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, not
     decision = Decision(staff_id=staff_id, agent_name=staff.display_name, step=0, max_step=0, candidates=1,
                         explanation=text, basis="supervisor")
     row = _store(session, actor, case, decision, req, "reassign", previous_staff_id=previous)
-    _assign(session, actor, case, staff_id, text)
+    resolution.assign(session, actor, case.id, staff_id, reason_text=text)
     audit.record(session, actor, "case.reassign", "case", case_id,
                  details={"from_staff_id": previous, "to_staff_id": staff_id, "routing_decision_id": row.id})
     return row

@@ -250,10 +250,9 @@ def make_engine(url: str, *, ping_after_seconds: float = DEFAULT_PING_AFTER_SECO
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    if "pool_pre_ping" in kwargs:
-        return create_engine(url, **kwargs)
     engine = create_engine(url, **kwargs)
-    _ping_when_idle(engine, ping_after_seconds)
+    if "pool_pre_ping" not in kwargs:  # a caller's own choice stands
+        _ping_when_idle(engine, ping_after_seconds)
     return engine
 
 
