@@ -156,6 +156,31 @@ def test_a_batch_runs_its_statements_in_order_and_gives_each_its_rows(conn: Conn
     assert seen == ["INSERT", "INSERT", "SELECT", "UPDATE", "SELECT"]
 
 
+def test_a_batch_on_postgresql_is_written_out_at_its_sync_not_statement_by_statement(conn: Connection) -> None:
+    # psycopg alone writes each pipelined statement as it is executed; a batch keeps them queued until the sync,
+    # then writes them all at once (see ``_send_at_sync``). On SQLite each statement runs as it is sent.
+    held: list[int] = []
+
+    def before(c: Connection, *_rest: Any) -> None:
+        pipe = getattr(c.connection.dbapi_connection, "_pipeline", None)
+        held.append(-1 if pipe is None else len(pipe.command_queue))
+
+    batch = Batch(conn)
+    first = batch.add(INSERT, _row("a", "new", AT))
+    batch.add(INSERT, _row("b", "new", AT))
+    opened = batch.add(OPEN_SINCE, {"since": AT})
+    event.listen(conn.engine, "before_cursor_execute", before)
+    try:
+        batch.send(commit=False)
+    finally:
+        event.remove(conn.engine, "before_cursor_execute", before)
+    if conn.dialect.name == "postgresql":
+        assert held == [0, 1, 2]  # nothing written before the sync
+    else:
+        assert held == [-1, -1, -1] and first.rows  # no pipeline: each ran when sent
+    assert [r[0] for r in opened.rows] == ["a", "b"]
+
+
 def test_a_failing_statement_in_a_batch_raises_its_own_error_and_stops_the_rest(conn: Connection) -> None:
     INSERT.rows(conn, _row("a", "new", AT))
     savepoint = conn.begin_nested()
