@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 from tests.conftest import PG_URL
 from tests.helpers.batches import batches_sent
@@ -146,12 +146,14 @@ def test_enqueue_many_writes_new_jobs_in_one_go_and_skips_known_keys(db) -> None
     assert set(first + second) <= set(db.info["pxm_new_jobs"])  # notified after commit
 
 
-def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """With their ids reserved up front, the case, its SLA jobs and the contact need no round trip of their own:
-    on PostgreSQL they are sent in the batch that takes the routing lock. SQLite hands out ids only on INSERT,
-    so there they are written at once, before routing. (A statement in between, such as a reload of the
-    per-process copy of the routing settings once they expire, would send them on its own round trip first; the
-    first contact loads those copies.)"""
+def test_on_postgresql_a_new_case_is_written_once_assigned_with_its_contact_after_it(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With their ids reserved up front, nothing waits for the new case's rows. On PostgreSQL the SLA jobs go in
+    the batch that takes the routing lock, and the case is inserted once routing has decided, already assigned,
+    with the contact after it, the decision and the events (no UPDATE of a row just inserted). SQLite hands out
+    ids only on INSERT, so there the case and contact are written at once, before routing, which then assigns
+    the case. (A statement in between, such as a reload of the per-process copy of the routing settings once
+    they expire, would send the queued jobs on its own round trip first; the first contact loads those
+    copies.)"""
     p, agent = make_patient(), _agent(db)
     service.log_contact(db, actor, patient_id=make_patient().id, channel="phone", direction="inbound",
                         reason="billing", started_at=T0)
@@ -159,18 +161,45 @@ def test_on_postgresql_a_new_case_and_its_contact_go_with_routings_lock(db, acto
     sent = batches_sent(monkeypatch)
     contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
                                   reason="billing", started_at=T0)
+    jobs = db.execute(select(Job).where(Job.kind == "sla.check")).scalars().all()  # sends what is deferred
     [locking] = [b for b in sent if any(s.startswith("SELECT staff.id,") for s in b)]  # the agents snapshot
+    written = [s for b in sent for s in b]
     if db.get_bind().dialect.name == "postgresql":
-        starts = ["INSERT INTO cases", "INSERT INTO jobs", "INSERT INTO contacts", "SELECT nextval(", "SELECT staff.id,"]
-        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 5, locking
-        assert "pg_advisory_xact_lock" in locking[3]  # the lock, with the decision row's id
+        starts = ["INSERT INTO jobs", "SELECT nextval(", "SELECT staff.id,"]
+        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 3, locking
+        assert "pg_advisory_xact_lock" in locking[1]  # the lock, with the decision row's id
+        after = written[written.index(locking[-1]) + 1:]
+        order = ["INSERT INTO cases", "INSERT INTO contacts", "INSERT INTO routing_decisions"]
+        assert [next(i for i, s in enumerate(after) if s.startswith(o)) for o in order] == sorted(
+            next(i for i, s in enumerate(after) if s.startswith(o)) for o in order), after
+        assert not any(s.startswith("UPDATE cases") for s in written)
     else:
         assert not any(s.startswith("INSERT") for s in locking)
     case = service.get_case(db, contact.case_id)
-    assert case.assigned_staff_id == agent.id
+    assert case.assigned_staff_id == agent.id and case.status == "assigned"
     assert db.get(Contact, contact.id).case_id == case.id
-    jobs = db.execute(select(Job).where(Job.kind == "sla.check")).scalars().all()
+    db.expire_all()  # what the database holds
+    stored = service.get_case(db, contact.case_id)
+    assert (stored.assigned_staff_id, stored.status, stored.team) == (agent.id, "assigned", agent.team)
     assert len([j for j in jobs if j.payload["case_id"] == case.id]) == 2
+
+
+def test_a_contact_nobody_can_take_opens_a_queued_case_with_the_contact_and_decision_stored(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """No agent is available: the case waits (status new) with a ``queued`` decision row, and its contact is
+    stored with it (on PostgreSQL the case row is written after routing, before those rows)."""
+    db.execute(update(Staff).values(status="offline"))
+    p = make_patient()
+    contact = service.log_contact(db, actor, patient_id=p.id, channel="chat", direction="inbound",
+                                  reason="test_results", started_at=T0)
+    db.commit()
+    db.expire_all()
+    case = service.get_case(db, contact.case_id)
+    assert (case.status, case.assigned_staff_id, case.reason) == ("new", None, "test_results")
+    assert db.get(Contact, contact.id).case_id == case.id
+    decisions = db.execute(select(RoutingDecision).where(RoutingDecision.case_id == case.id)).scalars().all()
+    assert [d.kind for d in decisions] == ["queued"]
+    [opened] = [e for e in _audit(db, case.id) if e.action == "case.opened"]
+    assert opened.details["routing"] == "queued" and opened.details["routing_decision_id"] == decisions[0].id
 
 
 def test_a_repeat_contact_takes_no_case_number(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ explicit transition; each reopening starts a new SLA cycle.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from types import ModuleType
@@ -236,6 +237,10 @@ class _Opened:
     audit: dict[str, Any]
     route: bool  # ask routing for an agent (``_route_new``)
     decision_id: int | None = None  # the routing_decisions row written, if any
+    # the case's row is not written yet (its id is reserved): ``_route_new`` writes it, assigned or not, and then
+    # these rows that refer to it (the contact that opened it)
+    unwritten: bool = False
+    after: list[Any] = dataclasses.field(default_factory=list)
 
     def audit_details(self) -> dict[str, Any]:
         details = dict(self.audit)
@@ -279,11 +284,11 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
           case_id: int | None = None, batch: Batch | None = None) -> _Opened:
     """Insert a new case (unassigned) and schedule its SLA checks; ``_route_new`` then routes it.
 
-    The case is written before routing decides: on PostgreSQL the routing lock is held from the agents
-    snapshot to the commit, so all that does not depend on the decision goes first, outside the lock. The
-    ``opened`` event is returned, not written, so that the case's events go in one statement with the
-    assignment. ``case_id`` (reserved from the sequence) and ``batch``: the case and its jobs are queued there
-    (the contact path sends them with routing's lock, in one round trip)."""
+    The case is written before routing decides, so that routing only updates it. The ``opened`` event is
+    returned, not written, so that the case's events go in one statement with the assignment. With ``case_id``
+    (reserved from the sequence; the contact path on PostgreSQL) and ``batch``, the jobs are queued there and
+    the case is left unwritten (``_Opened.unwritten``): ``_route_new`` inserts it as routing leaves it, already
+    assigned, with the decision (no UPDATE of a row just inserted)."""
     if not reason_checked:
         _check_reason(session, reason)
     _check_choice(priority, Priority, "priority")
@@ -303,10 +308,13 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
     case.first_response_due_at, case.resolution_due_at = sla.due_times(session, case, case.opened_at)
     events = [_event_row(actor, "opened", at=case.opened_at, to_status=case.status,
                          details={"reason": reason, "priority": priority, "source": source})]
-    insert_row(session, case, batch)
+    unwritten = batch is not None and case_id is not None
+    if not unwritten:
+        insert_row(session, case, batch)
     if schedule_sla:
         sla.schedule_checks(session, case, batch=batch)
-    return _Opened(case, events, {"reason": reason, "priority": priority, "source": source}, route)
+    return _Opened(case, events, {"reason": reason, "priority": priority, "source": source}, route,
+                   unwritten=unwritten)
 
 
 _C_T = Case.metadata.tables[Case.__tablename__]
@@ -327,29 +335,42 @@ def _queue_assignment(batch: Batch, case: Case, staff_id: int, team: str | None,
 
 def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
                more_events: list[dict[str, Any]]) -> None:
-    """Route a case ``_open`` wrote, and write its events (``opened``, ``assign`` and ``more_events``).
+    """Route a case ``_open`` made, and write its events (``opened``, ``assign`` and ``more_events``).
 
     Routing takes the lock, the agents snapshot, the audit head and the decision row's id in one round trip
     (``plan_route``); on PostgreSQL the assignment, the decision row and the events are then deferred
     (``Batch.defer``) to go with the audit events and the COMMIT: the routing lock is held for two round trips.
-    Elsewhere they are sent at once."""
+    Elsewhere they are sent at once. A case ``_open`` left unwritten is inserted here as routing leaves it
+    (assigned or new), before the rows that refer to it."""
     case = opened.case
     routing = _routing() if opened.route else None
     plan = routing.plan_route(session, case, language=language, reserve_id=True) if routing is not None else None
+    staff_id = plan.decision.staff_id if plan is not None else None
     session.flush()
     batch = Batch(session.connection())
     decision = None
-    if routing is not None and plan is not None and plan.decision.staff_id is not None:
-        staff_id = plan.decision.staff_id
+    if staff_id is not None:
+        assert routing is not None and plan is not None
         router = Actor.system("routing", request_id=actor.request_id)
         team = case.team if case.team is not None else plan.team
-        _queue_assignment(batch, case, staff_id, team, CaseStatus.assigned.value)
+        if opened.unwritten:  # inserted as assigned, below
+            case.assigned_staff_id, case.team, case.status = staff_id, team, CaseStatus.assigned.value
+        else:
+            _queue_assignment(batch, case, staff_id, team, CaseStatus.assigned.value)
         opened.events.append(_event_row(router, "assign", from_status=CaseStatus.new.value, to_status=case.status,
                                         note=plan.decision.explanation, details={"staff_id": staff_id}))
         opened.audit.update(assigned_staff_id=staff_id, assigned_by=router.label)
+    if opened.unwritten:
+        for row in (case, *opened.after):
+            insert_row(session, row, batch)
+    if staff_id is not None:
+        assert routing is not None and plan is not None
         decision = routing.add_decision(batch, actor, case, plan)
     elif routing is not None and plan is not None:
         opened.audit["routing"] = "queued"
+        if opened.unwritten:
+            batch.send()  # the decision row that record_plan writes refers to the case
+            batch = Batch(session.connection())
         opened.decision_id = routing.record_plan(session, actor, case, plan, first=True)
     opened.audit["to"] = case.status
     batch.add_many(_INSERT_EVENTS, _of_case(case, [*opened.events, *more_events]))
@@ -656,7 +677,10 @@ def log_contact(
     if ids is not None:
         contact.id = ids.contact
         batch = batch or Batch(session.connection())
-    insert_row(session, contact, batch)
+    if opened is not None and opened.unwritten:
+        opened.after.append(contact)  # written after its case (``_route_new``)
+    else:
+        insert_row(session, contact, batch)
     handled = not abandoned and (agent_id is not None or direction == Direction.outbound)
     if handled and case.first_response_at is None:
         case.first_response_at = answered_at or started_at
