@@ -175,6 +175,9 @@ def test_on_postgresql_a_new_case_is_written_once_assigned_with_its_contact_afte
         assert not any(s.startswith("UPDATE cases") for s in written)
     else:
         assert not any(s.startswith("INSERT") for s in locking)
+    # its three events (opened, assign, contact): one multi-row INSERT, not one statement per row
+    [events] = [s for s in written if s.startswith("INSERT INTO case_events")]
+    assert events.count("), (") == 2
     case = service.get_case(db, contact.case_id)
     assert case.assigned_staff_id == agent.id and case.status == "assigned"
     assert db.get(Contact, contact.id).case_id == case.id

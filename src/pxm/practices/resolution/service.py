@@ -38,7 +38,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from pxm.platform import audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.db.base import Base, utcnow
-from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_into, insert_returning_id, next_id
+from pxm.platform.db.prebuilt import (
+    Batch,
+    Prebuilt,
+    insert_into,
+    insert_returning_id,
+    next_id,
+    numbered_params,
+    numbered_values,
+)
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
@@ -161,18 +169,40 @@ def _event_row(actor: Actor, kind: str, *, at: dt.datetime | None = None, from_s
             "to_status": to_status, "note": note, "details": details or {}}
 
 
-_INSERT_EVENTS = Prebuilt(insert(_CASE_EVENTS),
-                          ["case_id", "at", "actor", "kind", "from_status", "to_status", "note", "details"])
+_EVENT_KEYS = ("case_id", "at", "actor", "kind", "from_status", "to_status", "note", "details")
+_INSERT_EVENTS = Prebuilt(insert(_CASE_EVENTS), list(_EVENT_KEYS))  # executemany, for many rows
+# one multi-row INSERT per number of rows, for the few a request writes (a new case's contact writes three):
+# one statement where an executemany runs one per row
+_INSERT_EVENT_ROWS: dict[int, Prebuilt] = {}
+_ONE_STATEMENT_MAX = 16
 
 
 def _write_events(session: Session, case: Case, rows: list[dict[str, Any]], batch: Batch | None = None) -> None:
     """Insert several events of one case in one statement (their audit is the caller's); ``batch``: queue it
     there instead."""
     if rows and batch is not None:
-        batch.add_many(_INSERT_EVENTS, _of_case(case, rows))
+        _queue_events(batch, case, rows)
     elif rows:
         session.flush()
-        _INSERT_EVENTS.run_many(session.connection(), _of_case(case, rows))
+        now = Batch(session.connection())
+        _queue_events(now, case, rows)
+        now.send()
+
+
+def _queue_events(batch: Batch, case: Case, rows: list[dict[str, Any]]) -> None:
+    """Queue the INSERT of ``rows`` (``_event_row``) for ``case`` in ``batch``."""
+    params = _of_case(case, rows)
+    n = len(params)
+    if n == 0:
+        return
+    if n > _ONE_STATEMENT_MAX:
+        batch.add_many(_INSERT_EVENTS, params)
+        return
+    stmt = _INSERT_EVENT_ROWS.get(n)
+    if stmt is None:
+        stmt = _INSERT_EVENT_ROWS.setdefault(n, Prebuilt(
+            insert(_CASE_EVENTS).values(numbered_values(_CASE_EVENTS, _EVENT_KEYS, n))))
+    batch.add(stmt, numbered_params(params))
 
 
 def _of_case(case: Case, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -373,7 +403,7 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
             batch = Batch(session.connection())
         opened.decision_id = routing.record_plan(session, actor, case, plan, first=True)
     opened.audit["to"] = case.status
-    batch.add_many(_INSERT_EVENTS, _of_case(case, [*opened.events, *more_events]))
+    _queue_events(batch, case, [*opened.events, *more_events])
     if decision is not None and plan is not None and plan.decision_id is not None:
         # the decision's id is known (reserved with the lock): nothing here needs a result, so these writes
         # go with the audit events and the COMMIT, one round trip for all (or before any other statement)
@@ -495,8 +525,8 @@ def assign_chosen(batch: Batch, session: Session, actor: Actor, case: Case, staf
     status = _status_once_assigned(previous)
     _queue_assignment(batch, case, staff_id, case.team if case.team is not None else team, status)
     details = {"staff_id": staff_id}
-    batch.add_many(_INSERT_EVENTS, _of_case(case, [_event_row(actor, "assign", from_status=previous, to_status=status,
-                                                             note=reason_text, details=details)]))
+    _queue_events(batch, case, [_event_row(actor, "assign", from_status=previous, to_status=status,
+                                           note=reason_text, details=details)])
     audit.record(session, actor, "case.assign", "case", case.id, patient_id=case.patient_id,
                  details=_audit_details(previous, status, details))
 
