@@ -184,9 +184,9 @@ def _write_events(session: Session, case: Case, rows: list[dict[str, Any]], batc
         _queue_events(batch, case, rows)
     elif rows:
         session.flush()
-        now = Batch(session.connection())
-        _queue_events(now, case, rows)
-        now.send()
+        at_once = Batch(session.connection())
+        _queue_events(at_once, case, rows)
+        at_once.send()
 
 
 def _queue_events(batch: Batch, case: Case, rows: list[dict[str, Any]]) -> None:
