@@ -170,8 +170,8 @@ def test_on_postgresql_a_new_case_is_written_once_assigned_with_its_contact_afte
         assert "pg_advisory_xact_lock" in locking[1]  # the lock, with the decision row's id
         after = written[written.index(locking[-1]) + 1:]
         order = ["INSERT INTO cases", "INSERT INTO contacts", "INSERT INTO routing_decisions"]
-        assert [next(i for i, s in enumerate(after) if s.startswith(o)) for o in order] == sorted(
-            next(i for i, s in enumerate(after) if s.startswith(o)) for o in order), after
+        positions = [next(i for i, s in enumerate(after) if s.startswith(o)) for o in order]
+        assert positions == sorted(positions), after
         assert not any(s.startswith("UPDATE cases") for s in written)
     else:
         assert not any(s.startswith("INSERT") for s in locking)
