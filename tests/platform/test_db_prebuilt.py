@@ -4,6 +4,8 @@ errors, same engine events, and the transaction they run in is the caller's."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +23,11 @@ from sqlalchemy import (
     exc,
     insert,
     select,
+    text,
     update,
 )
+from tests.conftest import PG_URL
+from tests.helpers.postgres import one_connection_engine, terminate
 
 from pxm.platform.db.base import UTCDateTime
 from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id
@@ -156,29 +161,87 @@ def test_a_batch_runs_its_statements_in_order_and_gives_each_its_rows(conn: Conn
     assert seen == ["INSERT", "INSERT", "SELECT", "UPDATE", "SELECT"]
 
 
-def test_a_batch_on_postgresql_is_written_out_at_its_sync_not_statement_by_statement(conn: Connection) -> None:
-    # psycopg alone writes each pipelined statement as it is executed; a batch keeps them queued until the sync,
-    # then writes them all at once (see ``_send_at_sync``). On SQLite each statement runs as it is sent.
-    held: list[int] = []
+def _traced(c: Connection, trace: Path, work: Callable[[], None]) -> list[str]:
+    """libpq's protocol trace of ``work`` on ``c`` (PostgreSQL): one line per message, F sent, B received."""
+    from psycopg import pq
 
-    def before(c: Connection, *_rest: Any) -> None:
-        pipe = getattr(c.connection.dbapi_connection, "_pipeline", None)
-        held.append(-1 if pipe is None else len(pipe.command_queue))
+    pgconn = c.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
+    with trace.open("w") as f:
+        pgconn.trace(f.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            work()
+        finally:
+            pgconn.untrace()
+    messages = []
+    for line in trace.read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[0] in ("F", "B"):  # (a statement's SQL may go on over several lines)
+            messages.append(f"{parts[0]} {parts[2]}")
+            if messages[-1] == "B ReadyForQuery":  # the sync's answer: the end of the batch
+                break
+    return messages
 
-    batch = Batch(conn)
-    first = batch.add(INSERT, _row("a", "new", AT))
-    batch.add(INSERT, _row("b", "new", AT))
-    opened = batch.add(OPEN_SINCE, {"since": AT})
-    event.listen(conn.engine, "before_cursor_execute", before)
-    try:
-        batch.send(commit=False)
-    finally:
-        event.remove(conn.engine, "before_cursor_execute", before)
-    if conn.dialect.name == "postgresql":
-        assert held == [0, 1, 2]  # nothing written before the sync
-    else:
-        assert held == [-1, -1, -1] and first.rows  # no pipeline: each ran when sent
-    assert [r[0] for r in opened.rows] == ["a", "b"]
+
+@pytest.mark.skipif(not PG_URL, reason="libpq's pipeline is PostgreSQL's: needs PXM_TEST_DATABASE_URL")
+def test_on_postgresql_a_batch_with_its_begin_and_commit_is_one_write_of_prepared_statements(tmp_path: Path) -> None:
+    with one_connection_engine(ping_after_seconds=3600) as engine:
+        with engine.begin() as c:
+            META.drop_all(c)
+            META.create_all(c)
+        try:
+            with engine.connect() as c:
+                def batch_with_commit(code: str) -> Callable[[], None]:
+                    def work() -> None:
+                        batch = Batch(c)
+                        batch.add(INSERT, _row(code, "new", AT))
+                        opened = batch.add(OPEN_SINCE, {"since": AT})
+                        batch.send(commit=True)
+                        assert [r[0] for r in opened.rows][-1] == code  # the rows of a statement come back
+                    return work
+
+                c.begin()
+                first = _traced(c, tmp_path / "first.trace", batch_with_commit("a"))
+                sent = [m for m in first if m.startswith("F")]
+                # the transaction's BEGIN, a PREPARE of each statement (new to this connection), the executions
+                # and the COMMIT, then the sync: all written before anything is read back
+                assert first[:len(sent)] == sent and sent[-1] == "F Sync"
+                assert sum(m == "F Parse" for m in sent) == 4  # BEGIN, two PREPAREs, COMMIT
+                assert sum(m == "F Execute" for m in sent) == 4
+                c.rollback()  # (SQLAlchemy's transaction: the database's ended with the COMMIT)
+                c.begin()
+                for _ in range(6):  # (psycopg's own preparing would prepare it, then DEALLOCATE ALL at the rollback)
+                    c.execute(select(ITEMS.c.id).where(ITEMS.c.code == "a")).all()
+                c.rollback()
+                c.begin()
+                again = _traced(c, tmp_path / "again.trace", batch_with_commit("b"))
+                assert sum(m == "F Parse" for m in again) == 2  # BEGIN and COMMIT: the statements are prepared
+                c.rollback()
+                # statements gone from the server (DEALLOCATE ALL): that transaction fails, the next prepares afresh
+                c.execute(text("DEALLOCATE ALL"))
+                c.commit()
+                c.begin()
+                with pytest.raises(exc.ProgrammingError, match="does not exist"):
+                    batch_with_commit("gone")()
+                c.rollback()
+                c.begin()
+                batch_with_commit("c")()
+                c.rollback()
+                named = c.execute(text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE '\\_pxm\\_%'"))
+                assert named.scalar() == 2
+                # a connection lost under a batch: SQLAlchemy's disconnect error, and the pool replaces it
+                pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                c.rollback()
+                terminate(pid)
+                c.begin()
+                with pytest.raises(exc.OperationalError):
+                    batch_with_commit("lost")()
+                assert c.invalidated
+            with engine.connect() as c:
+                assert c.execute(select(ITEMS.c.code).order_by(ITEMS.c.code)).scalars().all() == ["a", "b", "c"]
+        finally:
+            with engine.begin() as c:
+                META.drop_all(c)
 
 
 def test_a_failing_statement_in_a_batch_raises_its_own_error_and_stops_the_rest(conn: Connection) -> None:

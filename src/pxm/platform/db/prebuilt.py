@@ -4,14 +4,17 @@
 statement: about 30-60 microseconds of Python per call, more than SQLite itself takes for a one-row
 INSERT. The service desk's hot path runs about a dozen statements per contact, all fixed in shape, so
 :class:`Prebuilt` compiles each once per dialect (SQL text, parameter order, the types' bind and result
-processors) and then only converts the parameters, executes and converts the rows.
+processors) and then only converts the parameters, executes and converts the rows. On PostgreSQL it goes
+below psycopg's cursor too: statements and batches are sent through libpq as prepared statements in one pipeline,
+with the transaction's BEGIN and the audit hook's COMMIT in it (``libpq``); elsewhere on the DB-API cursor.
 
 What it keeps of ``Connection.execute``: the transaction (it runs on the connection SQLAlchemy began, so
 SQLite's writer lock and PostgreSQL's transaction are the usual ones), the engine's ``before_cursor_execute``
 and ``after_cursor_execute`` events (the audit chain's read-your-writes hook, statement counters), the type
 conversions, and errors: a DB-API error is raised as SQLAlchemy's exception (``IntegrityError`` and so on)
 and a lost connection is invalidated. What it drops: statement logging (``echo``) and the execution context
-(event listeners are given ``None`` for it). Use it only for statements built once at import.
+(event listeners are given ``None`` for it, and for the cursor on PostgreSQL). Use it only for statements built
+once at import.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from sqlalchemy import Connection, Engine, Pool, Table, bindparam, event, exc, f
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+
+from pxm.platform.db import libpq
 
 Params = Mapping[str, Any]
 
@@ -154,16 +159,20 @@ class Prebuilt:
     def _execute(self, conn: Connection, param_sets: Sequence[Params], *, many: bool) -> list[tuple[Any, ...]]:
         call = Call(self, conn, param_sets, many)
         try:
-            call.send()
+            if libpq.usable(call.dbapi_conn):
+                _send_pq(call.dbapi_conn, [call], commit=False)
+            else:
+                call.send()
             return call.receive()
+        except _CallFailed as f:
+            raise call.failed(f.error) from f.error
         except conn.dialect.loaded_dbapi.Error as e:
             raise call.failed(e) from e
         finally:
             call.close()
 
     def _convert(self, conn: Connection, cursor: Any, many: bool) -> list[tuple[Any, ...]]:
-        c = self._for(conn.dialect)
-        if c.result_types is None or many:  # (rows of an executemany are not read)
+        if self._for(conn.dialect).result_types is None or many:  # (rows of an executemany are not read)
             return []
         # (the driver builds ``description`` afresh on each access: read it once per statement and dialect)
         procs = self._results.get(conn.dialect.name)
@@ -171,12 +180,30 @@ class Prebuilt:
             description = cursor.description
             if description is None:
                 return []
-            procs = self._results.setdefault(conn.dialect.name, tuple(
-                t._cached_result_processor(conn.dialect, d[1])
-                for t, d in zip(c.result_types, description, strict=True)))
+            procs = self._procs(conn.dialect, [d[1] for d in description])
+        return self._processed(procs, cursor.fetchall())
+
+    def _convert_pq(self, conn: Connection, dbapi_conn: Any, statement: libpq.Statement, many: bool
+                    ) -> list[tuple[Any, ...]]:
+        if self._for(conn.dialect).result_types is None or many or not statement.results:
+            return []
+        raw, types = libpq.rows(dbapi_conn, statement.results[0])
+        procs = self._results.get(conn.dialect.name)
+        if procs is None:
+            procs = self._procs(conn.dialect, types)
+        return self._processed(procs, raw)
+
+    def _procs(self, dialect: Dialect, type_codes: Sequence[Any]) -> tuple[Callable[[Any], Any] | None, ...]:
+        return self._results.setdefault(dialect.name, tuple(
+            t._cached_result_processor(dialect, code)
+            for t, code in zip(self._for(dialect).result_types or (), type_codes, strict=True)))
+
+    @staticmethod
+    def _processed(procs: tuple[Callable[[Any], Any] | None, ...], raw: Iterable[Sequence[Any]]
+                   ) -> list[tuple[Any, ...]]:
         if not any(procs):
-            return list(cursor.fetchall())
-        return [tuple(v if p is None else p(v) for p, v in zip(procs, raw, strict=True)) for raw in cursor.fetchall()]
+            return [tuple(r) for r in raw]
+        return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw]
 
 
 class Call:
@@ -187,29 +214,44 @@ class Call:
         c = stmt._for(conn.dialect)
         self.stmt, self.conn, self.many, self.sql = stmt, conn, many, c.sql
         self.args: Any = [c.args(p) for p in param_sets] if many else c.args(param_sets[0])
-        self.dbapi_conn = conn.connection.dbapi_connection
+        self.dbapi_conn: Any = conn.connection.dbapi_connection
         assert self.dbapi_conn is not None
         pgconn = getattr(self.dbapi_conn, "pgconn", None)
         if not many and pgconn is not None and pgconn.pipeline_status and not in_batch:
             # its rows would come back only at the pipeline's sync, after this call has returned
             raise RuntimeError("a prebuilt statement cannot run on its own while a Batch is being sent")
         self.events = conn._has_events or conn.engine._has_events
-        self.cursor = self.dbapi_conn.cursor()
+        self.cursor: Any = None  # the DB-API cursor (``send``); None when sent through libpq (``pq_statement``)
+        self.statement: libpq.Statement | None = None
         self.rows: list[tuple[Any, ...]] = []
 
-    def send(self) -> None:
+    def before(self) -> None:
+        """The engine's ``before_cursor_execute`` listeners (given no cursor on the libpq path)."""
         if self.events:
             for fn in self.conn.dispatch.before_cursor_execute:
                 out = fn(self.conn, self.cursor, self.sql, self.args, None, self.many)
                 if out is not None:  # retval listeners may rewrite the statement
                     self.sql, self.args = out
+
+    def send(self) -> None:
+        """Execute on a DB-API cursor."""
+        self.cursor = self.dbapi_conn.cursor()
+        self.before()
         if self.many:
             self.cursor.executemany(self.sql, self.args)
         else:
             self.cursor.execute(self.sql, self.args)
 
+    def pq_statement(self) -> libpq.Statement:
+        """This call as a statement of a libpq pipeline (``before`` has run)."""
+        self.statement = libpq.Statement(self.sql, self.args if self.many else [self.args])
+        return self.statement
+
     def receive(self) -> list[tuple[Any, ...]]:
-        self.rows = self.stmt._convert(self.conn, self.cursor, self.many)
+        if self.statement is not None:
+            self.rows = self.stmt._convert_pq(self.conn, self.dbapi_conn, self.statement, self.many)
+        else:
+            self.rows = self.stmt._convert(self.conn, self.cursor, self.many)
         if self.events:
             for fn in self.conn.dispatch.after_cursor_execute:
                 fn(self.conn, self.cursor, self.sql, self.args, None, self.many)
@@ -223,7 +265,8 @@ class Call:
                                        dialect=self.conn.dialect)
 
     def close(self) -> None:
-        self.cursor.close()
+        if self.cursor is not None:
+            self.cursor.close()
 
 
 class Batch:
@@ -262,27 +305,16 @@ class Batch:
 
     def send(self, *, commit: bool = False) -> None:
         """Run the statements. ``commit``: then COMMIT the connection's transaction, on PostgreSQL in the same
-        round trip (the statements and the COMMIT in one pipeline, with one sync: psycopg's ``commit()`` would add a
-        sync of its own before the pipeline's last, a second round trip); the caller's transaction object (SQLAlchemy's)
-        is left to end itself, which then finds nothing to commit. For the last writes of a transaction, from
-        the session's ``before_commit`` hook (see ``pxm.platform.audit``)."""
-        pipeline = self.conn.dialect.driver == "psycopg"
+        round trip (the statements and the COMMIT in one pipeline, with one sync); the caller's transaction object
+        (SQLAlchemy's) is left to end itself, which then finds nothing to commit. For the last writes of a
+        transaction, from the session's ``before_commit`` hook (see ``pxm.platform.audit``)."""
         dbapi_conn: Any = self.conn.connection.dbapi_connection
         current: Call | None = None
-        ending: Any = None
-        synced = False  # sent as a pipeline: the first error comes back at the sync, whichever call it is
         try:
-            if pipeline and (len(self.calls) > 1 or commit):
-                with dbapi_conn.pipeline() as pipe:
-                    _send_at_sync(pipe)
-                    for current in self.calls:
-                        current.send()
-                    current, synced = None, True
-                    if commit:  # a statement like the others, so that the pipeline's one sync ends it all
-                        ending = dbapi_conn.cursor()
-                        ending.execute(b"COMMIT", prepare=False)
-                for current in self.calls:
-                    current.receive()
+            if libpq.usable(dbapi_conn):
+                _send_pq(dbapi_conn, self.calls, commit=commit)
+                for call in self.calls:
+                    call.receive()
             else:
                 for current in self.calls:
                     current.send()
@@ -290,55 +322,38 @@ class Batch:
                 current = None
                 if commit:
                     dbapi_conn.commit()
+        except _CallFailed as f:
+            raise f.call.failed(f.error) from f.error
         except self.conn.dialect.loaded_dbapi.Error as e:
-            failed = current or (self._failing() if synced else None)
-            if failed is None:  # the COMMIT
-                if self.conn.dialect.is_disconnect(e, dbapi_conn, None):
-                    self.conn.invalidate(e)
-                raise exc.DBAPIError.instance("COMMIT", None, e, self.conn.dialect.loaded_dbapi.Error,
-                                              dialect=self.conn.dialect) from e
-            raise failed.failed(e) from e
+            if current is not None:
+                raise current.failed(e) from e
+            if self.conn.dialect.is_disconnect(e, dbapi_conn, None):
+                self.conn.invalidate(e)
+            raise exc.DBAPIError.instance("COMMIT", None, e, self.conn.dialect.loaded_dbapi.Error,
+                                          dialect=self.conn.dialect) from e
         finally:
             for call in self.calls:
                 call.close()
-            if ending is not None:
-                ending.close()
-
-    def _failing(self) -> Call | None:
-        """The call whose statement failed in a pipeline: the first without a result (None: all have one)."""
-        for call in self.calls:
-            if call.cursor.pgresult is None:
-                return call
-        return None
 
 
-def _send_at_sync(pipe: Any) -> None:
-    """Make a psycopg pipeline send its statements in one write, at its sync.
+class _CallFailed(Exception):
+    def __init__(self, call: Call, error: Exception) -> None:
+        super().__init__(str(error))
+        self.call, self.error = call, error
 
-    psycopg writes each statement of a pipeline to the socket as it is executed (``cursor.execute`` flushes),
-    and hands the next one to libpq only after polling the socket again: a batch of n statements took n + 1
-    writes and about 3n polls (strace of the contact path: 15 writes and 33 polls fewer per contact with this),
-    and the server woke for each write. Here the pipeline keeps what is executed queued (its
-    ``command_queue``) until a sync is queued, at a COMMIT or at the pipeline's end; then libpq takes all of it
-    into its buffer and the sync writes it out at once. The statements still run one by one, in order, and
-    their results are read at the sync as before.
 
-    This replaces one method of this pipeline object (psycopg's private ``_communicate_gen``); a psycopg
-    without it (another version) keeps its own way, and ``tests/platform/test_db_prebuilt.py`` fails then."""
-    queue = getattr(pipe, "command_queue", None)
-    communicate = getattr(type(pipe), "_communicate_gen", None)
-    if queue is None or communicate is None:
-        return
-    sync = pipe.pgconn.pipeline_sync
-
-    def at_sync() -> Any:
-        if not queue or queue[-1] != sync:
-            return  # (a generator with nothing to do: the statement stays queued)
-        while queue:
-            queue.popleft()()  # libpq buffers it (pipeline mode); the sync, last, flushes the buffer
-        yield from communicate(pipe)
-
-    pipe._communicate_gen = at_sync
+def _send_pq(dbapi_conn: Any, calls: Sequence[Call], *, commit: bool) -> None:
+    """``calls`` (and a COMMIT) in one libpq pipeline, with the transaction's BEGIN when it has not begun
+    (``libpq``). A failed statement is raised as ``_CallFailed`` (its call and psycopg's error); an error of the
+    BEGIN or the COMMIT, or of the connection, as psycopg's error."""
+    for call in calls:
+        call.before()
+    try:
+        libpq.run(dbapi_conn, [call.pq_statement() for call in calls], commit=commit)
+    except libpq.Failed as f:
+        if f.index is None:
+            raise f.error from None
+        raise _CallFailed(calls[f.index], f.error) from None
 
 
 _DEFERRED = "pxm_deferred_calls"
