@@ -1,5 +1,6 @@
-"""Prebuilt statements run on the DB-API cursor but behave as Connection.execute does: same values back, same
-errors, same engine events, and the transaction they run in is the caller's."""
+"""Prebuilt statements run below SQLAlchemy (on the DB-API cursor; through libpq on PostgreSQL) but behave as
+Connection.execute does: same values back, same errors, same engine events, and the transaction they run in is
+the caller's."""
 
 from __future__ import annotations
 
