@@ -245,6 +245,36 @@ def test_on_postgresql_a_batch_with_its_begin_and_commit_is_one_write_of_prepare
                 META.drop_all(c)
 
 
+@pytest.mark.skipif(not PG_URL, reason="libpq's pipeline is PostgreSQL's: needs PXM_TEST_DATABASE_URL")
+def test_on_postgresql_prepared_statements_can_be_turned_off_for_a_pooler(tmp_path: Path) -> None:
+    from pxm.platform.db import make_engine
+
+    engine = make_engine(PG_URL or "", prepared_statements=False, pool_size=1, max_overflow=0)
+    try:
+        with engine.begin() as c:
+            META.drop_all(c)
+            META.create_all(c)
+        with engine.connect() as c:
+            def work() -> None:
+                batch = Batch(c)
+                batch.add(INSERT, _row("a", "new", AT))
+                opened = batch.add(OPEN_SINCE, {"since": AT})
+                batch.send(commit=True)
+                assert [r[0] for r in opened.rows] == ["a"]
+
+            c.begin()
+            sent = [m for m in _traced(c, tmp_path / "unnamed.trace", work) if m.startswith("F")]
+            assert sent.count("F Parse") == 4 and sent[-1] == "F Sync"  # BEGIN, both statements, COMMIT
+            c.rollback()
+            assert "Parse \"_pxm" not in (tmp_path / "unnamed.trace").read_text()  # no named statement
+            named = c.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
+            assert named == 0
+    finally:
+        with engine.begin() as c:
+            META.drop_all(c)
+        engine.dispose()
+
+
 def test_a_failing_statement_in_a_batch_raises_its_own_error_and_stops_the_rest(conn: Connection) -> None:
     INSERT.rows(conn, _row("a", "new", AT))
     savepoint = conn.begin_nested()

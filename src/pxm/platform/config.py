@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # PostgreSQL: a pooled connection idle this long is checked (SELECT 1) before use; 0 checks on every
     # checkout (PXM_DB_PING_AFTER_SECONDS).
     db_ping_after_seconds: float = Field(default=5.0, ge=0)
+    # PostgreSQL: the hot statements as named prepared statements, prepared once per connection; false sends them
+    # unprepared, for a pooler that cannot keep a client's prepared statements (PXM_DB_PREPARED_STATEMENTS).
+    db_prepared_statements: bool = True
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"

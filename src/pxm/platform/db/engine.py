@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.config import Settings
+from pxm.platform.db import libpq
 from pxm.platform.db.prebuilt import Prebuilt
 
 log = logging.getLogger("pxm.db")
@@ -218,9 +219,11 @@ def _install_writer_gate(engine: Engine, lock_path: Path | None) -> None:
 DEFAULT_PING_AFTER_SECONDS = 5.0
 
 
-def make_engine(url: str, *, ping_after_seconds: float = DEFAULT_PING_AFTER_SECONDS, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_after_seconds: float = DEFAULT_PING_AFTER_SECONDS, prepared_statements: bool = True,
+                **kwargs: Any) -> Engine:
     """The engine for ``url``. On PostgreSQL a pooled connection idle for ``ping_after_seconds`` is checked
-    before use (``_ping_when_idle``); other ``kwargs`` go to ``create_engine``."""
+    before use (``_ping_when_idle``), and ``prepared_statements=False`` sends the prebuilt statements unprepared
+    (``libpq.unnamed``); other ``kwargs`` go to ``create_engine``."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
@@ -258,6 +261,8 @@ def make_engine(url: str, *, ping_after_seconds: float = DEFAULT_PING_AFTER_SECO
     engine = create_engine(url, **kwargs)
     if "pool_pre_ping" not in kwargs:  # a caller's own choice stands
         _ping_when_idle(engine, ping_after_seconds)
+    if not prepared_statements and engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", lambda dbapi_conn, _record: libpq.unnamed(dbapi_conn))
     return engine
 
 
@@ -293,7 +298,8 @@ def _ping_when_idle(engine: Engine, after_seconds: float) -> None:
 
 def engine_for(settings: Settings) -> Engine:
     """``make_engine`` for a process's settings (``PXM_DATABASE_URL``, ``PXM_DB_PING_AFTER_SECONDS``)."""
-    return make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds)
+    return make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds,
+                       prepared_statements=settings.db_prepared_statements)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

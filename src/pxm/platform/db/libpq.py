@@ -69,10 +69,22 @@ class _State:
     def __init__(self, conn: Connection[Any]) -> None:
         self.prepared: dict[str, bytes] = {}  # SQL -> the prepared statement's name
         self.made = 0
+        self.named = True  # False: every statement parsed afresh, as the unnamed statement (``unnamed``)
         self.tx = Transformer(conn)
 
 
 _STATES: weakref.WeakKeyDictionary[Connection[Any], _State] = weakref.WeakKeyDictionary()
+
+
+def _state(conn: Connection[Any]) -> _State:
+    found = _STATES.get(conn)
+    return found if found is not None else _STATES.setdefault(conn, _State(conn))
+
+
+def unnamed(conn: Connection[Any]) -> None:
+    """Send this connection's statements unprepared (each parsed and planned by the server every time): for a
+    pooler that cannot keep a client's prepared statements (``PXM_DB_PREPARED_STATEMENTS=false``)."""
+    _state(conn).named = False
 
 
 def usable(conn: Any) -> bool:
@@ -112,22 +124,21 @@ def run(conn: Connection[Any], statements: Sequence[Statement], *, commit: bool 
     if conn.closed:
         raise OperationalError("the connection is closed")
     pgconn = conn.pgconn
-    state = _STATES.get(conn)
-    if state is None:
-        state = _STATES.setdefault(conn, _State(conn))
+    state = _state(conn)
     encoding = conn.info.encoding
     # what to send, worked out before anything is (a value that cannot be adapted fails here, connection intact),
     # and what each result will answer, in order
-    sends: list[tuple[bytes, bytes | None, Any]] = []  # (name, SQL to prepare or None, values)
+    sends: list[tuple[bytes | None, bytes | None, Any]] = []  # (statement name, SQL, values): see below
     tags: list[int | tuple[str, bytes]] = []
     if not conn.autocommit and pgconn.transaction_status == _IDLE:
-        sends.append((b"", conn._get_tx_start_command(), None))
+        sends.append((None, conn._get_tx_start_command(), None))
         tags.append(_BEGIN)
     preparing: dict[str, bytes] = {}
     for i, st in enumerate(statements):
         num = numbered(st.sql)
-        name = state.prepared.get(st.sql) or preparing.get(st.sql)
-        if name is None:
+        sql = num.sql.encode(encoding) if not state.named else None
+        name = (state.prepared.get(st.sql) or preparing.get(st.sql)) if state.named else None
+        if state.named and name is None:
             name = preparing[st.sql] = f"_pxm_{state.made}".encode()
             state.made += 1
             sends.append((name, num.sql.encode(encoding), None))
@@ -136,17 +147,17 @@ def run(conn: Connection[Any], statements: Sequence[Statement], *, commit: bool 
         if formats is None:
             formats = _TEXT.setdefault(len(num.names), [PyFormat.TEXT] * len(num.names))
         for params in st.param_sets:
-            sends.append((name, None, state.tx.dump_sequence([params[n] for n in num.names], formats)))
+            sends.append((name, sql, state.tx.dump_sequence([params[n] for n in num.names], formats)))
             tags.append(i)
     if commit:
-        sends.append((b"", b"COMMIT", None))
+        sends.append((None, b"COMMIT", None))
         tags.append(_COMMIT)
     pgconn.enter_pipeline_mode()
     try:
         for name, sql, values in sends:
-            if not name:  # BEGIN, COMMIT
-                pgconn.send_query_params(sql or b"", None)
-            elif sql is not None:
+            if name is None:  # unprepared: BEGIN, COMMIT, any statement when ``unnamed``
+                pgconn.send_query_params(sql or b"", values)
+            elif sql is not None:  # PREPARE
                 pgconn.send_prepare(name, sql, None)
             else:
                 pgconn.send_query_prepared(name, values)
@@ -180,7 +191,7 @@ def run(conn: Connection[Any], statements: Sequence[Statement], *, commit: bool 
 
 def rows(conn: Connection[Any], result: pq.abc.PGresult) -> tuple[list[tuple[Any, ...]], list[int]]:
     """The rows of a result, loaded by the connection's loaders, and the type of each column."""
-    tx = _STATES[conn].tx
+    tx = _state(conn).tx
     tx.set_pgresult(result)
     try:
         return tx.load_rows(0, result.ntuples, tuple), [result.ftype(i) for i in range(result.nfields)]
