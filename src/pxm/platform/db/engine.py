@@ -297,7 +297,8 @@ def _ping_when_idle(engine: Engine, after_seconds: float) -> None:
 
 
 def engine_for(settings: Settings) -> Engine:
-    """``make_engine`` for a process's settings (``PXM_DATABASE_URL``, ``PXM_DB_PING_AFTER_SECONDS``)."""
+    """``make_engine`` for a process's settings (``PXM_DATABASE_URL``, ``PXM_DB_PING_AFTER_SECONDS``,
+    ``PXM_DB_PREPARED_STATEMENTS``)."""
     return make_engine(settings.database_url, ping_after_seconds=settings.db_ping_after_seconds,
                        prepared_statements=settings.db_prepared_statements)
 
