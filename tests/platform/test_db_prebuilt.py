@@ -211,12 +211,20 @@ def test_on_postgresql_a_batch_with_its_begin_and_commit_is_one_write_of_prepare
                 assert sum(m == "F Execute" for m in sent) == 4
                 c.rollback()  # (SQLAlchemy's transaction: the database's ended with the COMMIT)
                 c.begin()
-                for _ in range(6):  # (psycopg's own preparing would prepare it, then DEALLOCATE ALL at the rollback)
-                    c.execute(select(ITEMS.c.id).where(ITEMS.c.code == "a")).all()
-                c.rollback()
-                c.begin()
                 again = _traced(c, tmp_path / "again.trace", batch_with_commit("b"))
                 assert sum(m == "F Parse" for m in again) == 2  # BEGIN and COMMIT: the statements are prepared
+                c.rollback()
+                # psycopg prepares a query it has run 5 times, and at the next rollback it sends DEALLOCATE ALL,
+                # which drops PXM's statements too: they are forgotten with psycopg's and prepared again
+                c.begin()
+                for _ in range(6):
+                    c.execute(select(ITEMS.c.id).where(ITEMS.c.code == "a")).all()
+                psycopgs = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE '\\_pg3\\_%'"
+                assert c.execute(text(psycopgs)).scalar() == 1
+                c.rollback()
+                c.begin()
+                after = _traced(c, tmp_path / "after.trace", batch_with_commit("b2"))
+                assert sum(m == "F Parse" for m in after) == 4
                 c.rollback()
                 # statements gone from the server (DEALLOCATE ALL): that transaction fails, the next prepares afresh
                 c.execute(text("DEALLOCATE ALL"))
@@ -239,10 +247,30 @@ def test_on_postgresql_a_batch_with_its_begin_and_commit_is_one_write_of_prepare
                     batch_with_commit("lost")()
                 assert c.invalidated
             with engine.connect() as c:
-                assert c.execute(select(ITEMS.c.code).order_by(ITEMS.c.code)).scalars().all() == ["a", "b", "c"]
+                assert c.execute(select(ITEMS.c.code).order_by(ITEMS.c.code)).scalars().all() == ["a", "b", "b2", "c"]
         finally:
             with engine.begin() as c:
                 META.drop_all(c)
+
+
+@pytest.mark.skipif(not PG_URL, reason="libpq's pipeline is PostgreSQL's: needs PXM_TEST_DATABASE_URL")
+def test_on_postgresql_a_closed_connection_is_freed_with_the_record_of_its_statements() -> None:
+    import gc
+    import weakref
+
+    import psycopg
+
+    from pxm.platform.db import libpq
+
+    conn = psycopg.connect((PG_URL or "").replace("postgresql+psycopg://", "postgresql://"))
+    statement = libpq.Statement("SELECT %(n)s::INTEGER + 1", [{"n": 41}])
+    libpq.run(conn, [statement])
+    assert statement.results and libpq.rows(conn, statement.results[0])[0] == [(42,)]
+    ref = weakref.ref(conn)
+    conn.close()
+    del conn, statement
+    gc.collect()
+    assert ref() is None
 
 
 @pytest.mark.skipif(not PG_URL, reason="libpq's pipeline is PostgreSQL's: needs PXM_TEST_DATABASE_URL")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from pxm.platform.config import Settings
@@ -253,11 +253,6 @@ def make_engine(url: str, *, ping_after_seconds: float = DEFAULT_PING_AFTER_SECO
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    if make_url(url).drivername == "postgresql+psycopg":
-        # PXM prepares its hot statements itself (``libpq``); psycopg's own preparing would DEALLOCATE ALL of a
-        # connection's statements, ours too, at each rollback of a connection where it had prepared any
-        connect_args = {"prepare_threshold": None, **kwargs.pop("connect_args", {})}
-        kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if "pool_pre_ping" not in kwargs:  # a caller's own choice stands
         _ping_when_idle(engine, ping_after_seconds)

@@ -20,7 +20,6 @@ results may still be on the wire, and SQLAlchemy then replaces it.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,19 +70,44 @@ class _State:
         self.made = 0
         self.named = True  # False: every statement parsed afresh, as the unnamed statement (``unnamed``)
         self.tx = Transformer(conn)
-
-
-_STATES: weakref.WeakKeyDictionary[Connection[Any], _State] = weakref.WeakKeyDictionary()
+        _forget_at_deallocate_all(conn, self)
 
 
 def _state(conn: Connection[Any]) -> _State:
-    found = _STATES.get(conn)
-    return found if found is not None else _STATES.setdefault(conn, _State(conn))
+    # kept on the connection object (a cycle through the transformer, freed with the connection)
+    found: _State | None = getattr(conn, "_pxm_libpq", None)
+    if found is None:
+        found = _State(conn)
+        conn._pxm_libpq = found  # type: ignore[attr-defined]
+    return found
+
+
+def _forget_at_deallocate_all(conn: Connection[Any], state: _State) -> None:
+    """psycopg prepares a query it has run 5 times on a connection, and once it holds any it sends DEALLOCATE ALL
+    at a rollback (or after a DROP or an ALTER), right after clearing its own cache: PXM's statements go too.
+    Forget ours when psycopg clears its cache, so the next batch prepares them again. This shadows one method
+    of this connection's psycopg ``PrepareManager`` (private); a psycopg without it has its own preparing
+    turned off instead (``prepare_threshold``, public), so that nothing deallocates ours."""
+    manager = getattr(conn, "_prepared", None)
+    clear = getattr(manager, "clear", None)
+    if clear is None:
+        conn.prepare_threshold = None
+        return
+
+    def clear_and_forget() -> Any:
+        deallocating = clear()
+        if deallocating:
+            state.prepared.clear()
+        return deallocating
+
+    manager.clear = clear_and_forget  # type: ignore[union-attr]
 
 
 def unnamed(conn: Connection[Any]) -> None:
     """Send this connection's statements unprepared (each parsed and planned by the server every time): for a
-    pooler that cannot keep a client's prepared statements (``PXM_DB_PREPARED_STATEMENTS=false``)."""
+    pooler that cannot keep a client's prepared statements (``PXM_DB_PREPARED_STATEMENTS=false``); psycopg's own
+    preparing is turned off too."""
+    conn.prepare_threshold = None
     _state(conn).named = False
 
 
