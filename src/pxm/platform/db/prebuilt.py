@@ -164,8 +164,6 @@ class Prebuilt:
             else:
                 call.send()
             return call.receive()
-        except _CallFailed as f:
-            raise call.failed(f.error) from f.error
         except conn.dialect.loaded_dbapi.Error as e:
             raise call.failed(e) from e
         finally:
@@ -322,8 +320,6 @@ class Batch:
                 current = None
                 if commit:
                     dbapi_conn.commit()
-        except _CallFailed as f:
-            raise f.call.failed(f.error) from f.error
         except self.conn.dialect.loaded_dbapi.Error as e:
             if current is not None:
                 raise current.failed(e) from e
@@ -336,16 +332,10 @@ class Batch:
                 call.close()
 
 
-class _CallFailed(Exception):
-    def __init__(self, call: Call, error: Exception) -> None:
-        super().__init__(str(error))
-        self.call, self.error = call, error
-
-
 def _send_pq(dbapi_conn: Any, calls: Sequence[Call], *, commit: bool) -> None:
     """``calls`` (and a COMMIT) in one libpq pipeline, with the transaction's BEGIN when it has not begun
-    (``libpq``). A failed statement is raised as ``_CallFailed`` (its call and psycopg's error); an error of the
-    BEGIN or the COMMIT, or of the connection, as psycopg's error."""
+    (``libpq``). A failed statement is raised as its call's SQLAlchemy exception (``Call.failed``); an error of
+    the BEGIN or the COMMIT, or of the connection, as psycopg's error."""
     for call in calls:
         call.before()
     try:
@@ -353,7 +343,7 @@ def _send_pq(dbapi_conn: Any, calls: Sequence[Call], *, commit: bool) -> None:
     except libpq.Failed as f:
         if f.index is None:
             raise f.error from None
-        raise _CallFailed(calls[f.index], f.error) from None
+        raise calls[f.index].failed(f.error) from f.error
 
 
 _DEFERRED = "pxm_deferred_calls"
