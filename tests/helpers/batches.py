@@ -20,3 +20,19 @@ def batches_sent(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     monkeypatch.setattr(Batch, "send", send)
     return sent
+
+
+def pipelines_sent(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The statements of each libpq pipeline (one round trip to PostgreSQL) sent from now on, in order: a
+    ``Batch`` or a prebuilt statement with what goes with it (SQL with its whitespace collapsed)."""
+    from pxm.platform.db import libpq
+
+    sent: list[list[str]] = []
+    real = libpq.run
+
+    def run(conn: Any, statements: Any, *, commit: bool = False) -> None:
+        sent.append([" ".join(s.sql.split()) for s in statements])
+        real(conn, statements, commit=commit)
+
+    monkeypatch.setattr(libpq, "run", run)
+    return sent

@@ -28,10 +28,11 @@ from sqlalchemy import (
     update,
 )
 from tests.conftest import PG_URL
+from tests.helpers.batches import pipelines_sent
 from tests.helpers.postgres import one_connection_engine, terminate
 
 from pxm.platform.db.base import UTCDateTime
-from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id
+from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id, read_ahead
 
 STAMP = dt.datetime(2026, 4, 2, 8, 0, tzinfo=dt.UTC)
 META = MetaData()
@@ -337,6 +338,74 @@ def test_deferred_writes_go_before_the_next_statement_and_with_the_next_batch(co
     fourth.add(INSERT, _row("c", "new", AT))
     fourth.defer()
     assert [r[0] for r in conn.execute(select(ITEMS.c.code).order_by(ITEMS.c.code))] == ["a", "b", "c"]
+
+
+def test_a_read_ahead_goes_with_the_next_statement_and_answers_once_while_nothing_else_has_run(
+        conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg = conn.dialect.name == "postgresql"
+    INSERT.rows(conn, _row("a", "new", AT))
+    seen: list[str] = []
+
+    def on_execute(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement.split()[0])
+
+    sent = pipelines_sent(monkeypatch)
+    event.listen(conn.engine, "before_cursor_execute", on_execute)
+    try:
+        assert read_ahead(conn, OPEN_SINCE, {"since": AT}) is pg  # queued through libpq only
+        INSERT.rows(conn, _row("b", "open", AT))  # on PostgreSQL the read goes with this, after it
+        assert [r[0] for r in OPEN_SINCE.rows(conn, {"since": AT})] == ["a", "b"]
+        assert seen == ["INSERT", "SELECT"]  # each statement ran once
+        assert not pg or [len(p) for p in sent] == [2]
+        OPEN_SINCE.rows(conn, {"since": AT})  # given once: asked again, it runs again
+        assert seen[-1] == "SELECT" and len(seen) == 3
+        # a statement run since the read drops it: that statement may have changed the rows
+        read_ahead(conn, OPEN_SINCE, {"since": AT})
+        INSERT.rows(conn, _row("c", "new", AT))
+        conn.execute(update(ITEMS).where(ITEMS.c.code == "c").values(status="done"))
+        assert [r[0] for r in OPEN_SINCE.rows(conn, {"since": AT})] == ["a", "b"]
+        # a read asked for before anything has carried it runs once, on its own, and nothing carries it later
+        read_ahead(conn, OPEN_SINCE, {"since": AT})
+        del seen[:]
+        OPEN_SINCE.rows(conn, {"since": AT})
+        INSERT.rows(conn, _row("d", "new", AT))
+        assert seen == ["SELECT", "INSERT"] and (not pg or [len(p) for p in sent[-2:]] == [1, 1])
+        # other parameters are another read
+        read_ahead(conn, OPEN_SINCE, {"since": AT})
+        INSERT.rows(conn, _row("e", "new", AT))
+        assert OPEN_SINCE.rows(conn, {"since": AT + dt.timedelta(days=1)}) == []
+    finally:
+        event.remove(conn.engine, "before_cursor_execute", on_execute)
+
+
+def test_a_read_ahead_is_dropped_with_its_transaction(committed_db_url: str) -> None:
+    from pxm.platform.db import make_engine
+
+    engine = make_engine(committed_db_url)
+    try:
+        with engine.begin() as c:
+            META.create_all(c)
+        with engine.connect() as c, engine.connect() as other:
+            # rolled back: what was read with the transaction's INSERT went with it
+            c.begin()
+            read_ahead(c, OPEN_SINCE, {"since": AT})
+            INSERT.rows(c, _row("x", "new", AT))
+            c.rollback()
+            with c.begin():
+                assert OPEN_SINCE.rows(c, {"since": AT}) == []
+            # committed: a change made after the commit is seen by the next transaction
+            c.begin()
+            read_ahead(c, OPEN_SINCE, {"since": AT})
+            INSERT.rows(c, _row("y", "new", AT))
+            c.commit()
+            with other.begin():
+                other.execute(update(ITEMS).where(ITEMS.c.code == "y").values(status="done"))
+            with c.begin():
+                assert OPEN_SINCE.rows(c, {"since": AT}) == []
+    finally:
+        with engine.begin() as c:
+            META.drop_all(c)
+        engine.dispose()
 
 
 def test_deferred_writes_commit_with_the_transaction_or_go_with_its_rollback(committed_db_url: str) -> None:

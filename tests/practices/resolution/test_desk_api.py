@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from tests.helpers.auth import token_headers
+from tests.helpers.batches import pipelines_sent
 
 from pxm.practices.resolution.models import Contact
 
@@ -91,3 +92,38 @@ def test_contact_body_errors_name_the_field_and_write_nothing(client, db, make_p
                            headers={"Authorization": "Bearer pxm_nope", "Content-Type": "application/json"})
     assert stranger.status_code == 401
     assert db.execute(select(func.count()).select_from(Contact)).scalar_one() == before
+
+
+def test_a_contact_reads_its_patient_in_the_round_trip_of_its_token_on_postgresql(client, db, make_patient,  # type: ignore[no-untyped-def]
+                                                                                   monkeypatch) -> None:
+    """On PostgreSQL the contact's first lookup (its patient, the case it joins, reserved ids) is sent with the
+    token lookup of the request's authentication; it is used only once that has passed. SQLite has no round
+    trips to save: there each runs on its own, with the same answers."""
+    pg = db.get_bind().dialect.name == "postgresql"
+    p, other = make_patient(), make_patient()
+    db.commit()
+    h = token_headers(db, "agent")
+    assert client.post("/api/v1/contacts", json=_contact_body(other.id), headers=h).status_code == 201
+    sent = pipelines_sent(monkeypatch)
+    r = client.post("/api/v1/contacts", json=_contact_body(p.id), headers=h)
+    assert r.status_code == 201, r.text
+    if pg:
+        assert "FROM api_tokens" in sent[0][0] and "FROM patients" in sent[0][1] and len(sent[0]) == 2
+        assert sum("FROM patients" in sql for batch in sent for sql in batch) == 1  # read once, not again
+    else:
+        assert sent == []
+    assert client.get(f"/api/v1/cases/{r.json()['case_id']}", headers=h).json()["patient_id"] == p.id
+    # the repeat contact joins that case, found in the same round trip
+    sent.clear()
+    again = client.post("/api/v1/contacts", json=_contact_body(p.id, started_at="2025-03-03T15:00:00Z",
+                                                                ended_at=None), headers=h)
+    assert again.json()["case_id"] == r.json()["case_id"]
+    assert not pg or ("FROM api_tokens" in sent[0][0] and "FROM patients" in sent[0][1])
+    # an unknown patient is still a 404, and a token that fails is a 401 whatever was read with it
+    assert client.post("/api/v1/contacts", json=_contact_body(987654), headers=h).status_code == 404
+    before = db.execute(select(func.count()).select_from(Contact)).scalar_one()
+    stranger = client.post("/api/v1/contacts", json=_contact_body(p.id), headers={"Authorization": "Bearer pxm_nope"})
+    assert stranger.status_code == 401
+    assert not pg or "FROM patients" in sent[-1][-1]
+    assert db.execute(select(func.count()).select_from(Contact)).scalar_one() == before
+

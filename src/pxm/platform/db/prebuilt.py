@@ -20,7 +20,7 @@ once at import.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Pool, Table, bindparam, event, exc, func, insert
@@ -158,12 +158,24 @@ class Prebuilt:
 
     def _execute(self, conn: Connection, param_sets: Sequence[Params], *, many: bool) -> list[tuple[Any, ...]]:
         call = Call(self, conn, param_sets, many)
+        ahead = _reads_ahead(conn)
+        if ahead is not None:
+            read = ahead.take(call)
+            if read is not None:
+                return read.rows
+        carried = ahead.carry() if ahead is not None else []
         try:
             if libpq.usable(call.dbapi_conn):
-                _send_pq(call.dbapi_conn, [call], commit=False)
-            else:
+                _send_pq(call.dbapi_conn, [call, *carried], commit=False)
+            else:  # (nothing is queued where libpq is not used)
+                carried = []
                 call.send()
-            return call.receive()
+            rows = call.receive()
+            if ahead is not None and carried:
+                for read in carried:
+                    read.receive()
+                ahead.done = carried  # (the ones read before: dropped by this statement)
+            return rows
         except conn.dialect.loaded_dbapi.Error as e:
             raise call.failed(e) from e
         finally:
@@ -346,7 +358,55 @@ def _send_pq(dbapi_conn: Any, calls: Sequence[Call], *, commit: bool) -> None:
         raise calls[f.index].failed(f.error) from f.error
 
 
+def read_ahead(conn: Connection, stmt: Prebuilt, params: Params) -> bool:
+    """Queue a read to go in the same round trip as the connection's next prebuilt statement (after it); a later
+    ``stmt.rows(conn, params)`` or ``first`` with the same parameters is then answered from it, with no round
+    trip of its own. For a read that a request is sure to make but may not make yet: the contact path's first
+    lookup waits for the request's authentication, and goes with its token lookup.
+
+    The rows are given once, and only while no other statement has run on the connection since they were read
+    (it might have changed them); the transaction's end drops them. Through libpq (PostgreSQL) only; elsewhere
+    nothing is queued (False) and the later read runs as usual."""
+    if not libpq.usable(conn.connection.dbapi_connection):
+        return False
+    ahead = _reads_ahead(conn)
+    if ahead is None:
+        ahead = conn.info[_AHEAD] = _ReadsAhead()
+    ahead.queued.append(Call(stmt, conn, [params], False, in_batch=True))
+    return True
+
+
+@dataclass
+class _ReadsAhead:
+    """A connection's reads queued by ``read_ahead`` and the ones sent, with their rows, not yet taken."""
+
+    queued: list[Call] = field(default_factory=list)
+    done: list[Call] = field(default_factory=list)
+
+    def take(self, call: Call) -> Call | None:
+        """The read done ahead that answers ``call`` (removed); else None, and the same read no longer queued (the
+        call itself makes it)."""
+        for reads in (self.done, self.queued):
+            for i, read in enumerate(reads):
+                if read.stmt is call.stmt and not call.many and read.args == call.args:
+                    del reads[i]
+                    return read if reads is self.done else None
+        return None
+
+    def carry(self) -> list[Call]:
+        queued, self.queued = self.queued, []
+        return queued
+
+
+_AHEAD = "pxm_reads_ahead"
 _DEFERRED = "pxm_deferred_calls"
+
+
+def _reads_ahead(conn: Connection) -> _ReadsAhead | None:
+    if conn.closed or conn.invalidated:  # (``info`` would try to reconnect)
+        return None
+    found: _ReadsAhead | None = conn.info.get(_AHEAD)
+    return found
 
 
 def _deferred(conn: Connection) -> list[Call] | None:
@@ -358,6 +418,9 @@ def _deferred(conn: Connection) -> list[Call] | None:
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _send_deferred(conn: Connection, *_args: Any) -> None:
+    ahead = _reads_ahead(conn)
+    if ahead is not None:
+        ahead.done.clear()  # a statement (this one) has run since they were read
     if _deferred(conn):
         Batch(conn).send()
 
@@ -366,18 +429,23 @@ def _send_deferred(conn: Connection, *_args: Any) -> None:
 def _send_deferred_before_commit(conn: Connection) -> None:
     if _deferred(conn):
         Batch(conn).send()
+    if _reads_ahead(conn) is not None:
+        conn.info.pop(_AHEAD, None)
 
 
 @event.listens_for(Engine, "rollback")
 def _drop_deferred(conn: Connection) -> None:
     if _deferred(conn):
         _close(conn.info.pop(_DEFERRED, []))
+    if _reads_ahead(conn) is not None:
+        conn.info.pop(_AHEAD, None)
 
 
 @event.listens_for(Pool, "checkin")
 def _drop_deferred_at_checkin(_dbapi_connection: Any, record: Any) -> None:
     if record is not None:  # a connection given back without commit or rollback (an error path)
         _close(record.info.pop(_DEFERRED, []))
+        record.info.pop(_AHEAD, None)
 
 
 def _close(calls: list[Call]) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -54,8 +55,14 @@ async def create_contact(request: Request, gate: Gate = Depends(gate_for(Permiss
 
 
 def _create_contact(db: Session, request: Request, raw: bytes, gate: Gate, key: str | None) -> JSONResponse:
+    try:
+        body = parse_body(ContactCreate, raw)
+    except RequestValidationError:
+        gate.actor(db)  # 401 and 403 before 422
+        raise
+    if body.case_id is None:  # its first lookup goes with the token's (one round trip on PostgreSQL)
+        service.read_ahead_for_contact(db, body.patient_id, body.reason, body.started_at)
     actor = gate.actor(db)
-    body = parse_body(ContactCreate, raw)
 
     def log() -> Contact:
         data = body.model_dump()

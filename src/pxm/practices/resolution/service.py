@@ -46,6 +46,7 @@ from pxm.platform.db.prebuilt import (
     next_id,
     numbered_params,
     numbered_values,
+    read_ahead,
 )
 from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
@@ -625,6 +626,16 @@ def _patient_and_case(session: Session, patient_id: int, reason: str, started_at
         raise NotFound("patient", patient_id)
     found = None if row[2] is None else session.get(Case, row[2])
     return _PatientFacts(patient_id, row[0], row[1] or "en"), found, _Ids(row[3], row[4]) if reserve else None
+
+
+def read_ahead_for_contact(session: Session, patient_id: int, reason: str, started_at: dt.datetime,
+                           window_days: int = DEFAULT_WINDOW_DAYS) -> None:
+    """On PostgreSQL, queue the first lookup of a contact without a case id (the patient, the case it joins, the
+    reserved ids) to go in one round trip with the session's next statement, which the API makes the token
+    lookup of the request's authentication (``prebuilt.read_ahead``). ``log_contact`` with the same values then
+    takes it from there; nothing of it is used unless the caller gets that far, past authentication."""
+    if session.get_bind().dialect.name == "postgresql":
+        read_ahead(session.connection(), _PATIENT_CASE_IDS, _find_params(patient_id, reason, started_at, window_days))
 
 
 def log_contact(
