@@ -127,3 +127,22 @@ def test_a_contact_reads_its_patient_in_the_round_trip_of_its_token_on_postgresq
     assert not pg or "FROM patients" in sent[-1][-1]
     assert db.execute(select(func.count()).select_from(Contact)).scalar_one() == before
 
+
+def test_contact_creation_documents_its_credentials_and_idempotency_key(client, app, db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """The route reads its credentials and its Idempotency-Key itself (one flat dependency); the OpenAPI
+    document still shows both, as for a route that declares them, and the key's limit is checked after
+    authentication."""
+    op = app.openapi()["paths"]["/api/v1/contacts"]["post"]
+    assert op["security"] == [{"HTTPBearer": []}, {"APIKeyCookie": []}]
+    assert [(p["name"], p["in"], p["schema"]["anyOf"][0]["maxLength"]) for p in op["parameters"]] == \
+        [("Idempotency-Key", "header", 200)]
+    assert "patient_id" in op["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    p = make_patient()
+    db.commit()
+    long_key = {"Idempotency-Key": "k" * 201}
+    assert client.post("/api/v1/contacts", json=_contact_body(p.id), headers=long_key).status_code == 401
+    h = token_headers(db, "agent")
+    r = client.post("/api/v1/contacts", json=_contact_body(p.id), headers={**h, **long_key})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "header.Idempotency-Key"  # as FastAPI names it
+    ok = client.post("/api/v1/contacts", json=_contact_body(p.id), headers={**h, "Idempotency-Key": "k" * 200})
+    assert ok.status_code == 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -150,9 +151,15 @@ class Gate:
 
 
 def gate(permission: Permission) -> Callable[..., Awaitable[Gate]]:
-    async def dependency(who: Presented = Depends(presented)) -> Gate:  # no I/O: no thread hop
-        settings: Settings = who.request.app.state.settings
-        if who.bearer is None and not (who.cookie or who.request.cookies.get(settings.session_cookie_name)):
+    """``Depends(gate(...))``: what the request presents, for ``Gate.actor`` to check in the handler's own call.
+
+    Flat for the busiest endpoint: it reads the credentials itself (the same readers ``presented`` depends on),
+    so FastAPI solves one dependency, not five. The route documents the credentials it accepts with
+    ``openapi_extra=GATE_SECURITY``, as a route that depends on ``require`` has them documented."""
+    async def dependency(request: Request) -> Gate:  # no I/O: no thread hop
+        who = Presented(request, await _bearer(request), await _cookie(request), await submitted_csrf(request))
+        settings: Settings = request.app.state.settings
+        if who.bearer is None and not (who.cookie or request.cookies.get(settings.session_cookie_name)):
             # as early as require(): a caller with no credentials learns nothing about the body it sent
             raise HTTPException(401, "sign-in required", headers={"WWW-Authenticate": "Bearer"})
         return Gate(who, permission)
@@ -160,3 +167,7 @@ def gate(permission: Permission) -> Callable[..., Awaitable[Gate]]:
     dependency.__name__ = f"gate_{permission.name}"
     dependency.pxm_permission = permission  # type: ignore[attr-defined]
     return dependency
+
+
+# the OpenAPI security of a route that depends on ``gate``: the schemes ``presented`` would have documented
+GATE_SECURITY: dict[str, Any] = {"security": [{_bearer.scheme_name: []}, {_cookie.scheme_name: []}]}

@@ -11,14 +11,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from pxm.platform.auth.actor import Actor
-from pxm.platform.auth.deps import Gate, require
+from pxm.platform.auth.deps import GATE_SECURITY, Gate, require
 from pxm.platform.auth.deps import gate as gate_for
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.body import json_body_doc, parse_body
 from pxm.platform.http.deps import DB, commit_now, get_settings_dep, run_write
-from pxm.platform.http.idempotency import idempotency_key, run_idempotent
+from pxm.platform.http.idempotency import (
+    IDEMPOTENCY_KEY_DOC,
+    idempotency_key,
+    idempotency_key_of,
+    run_idempotent,
+)
 from pxm.platform.http.pagination import Page, PageParams, page_params
 from pxm.practices.resolution import fcr, metrics, queries, service
 from pxm.practices.resolution.models import CaseStatus, Contact, Priority
@@ -43,20 +48,22 @@ MetricsRead = Depends(require(Permission.metrics_read))
 BY_PATTERN = fcr.BY_PATTERN
 
 
-@router.post("/contacts", status_code=201, response_model=ContactRead, openapi_extra=json_body_doc(ContactCreate),
+@router.post("/contacts", status_code=201, response_model=ContactRead,
+             openapi_extra={**json_body_doc(ContactCreate), **GATE_SECURITY, **IDEMPOTENCY_KEY_DOC},
              summary="Log a contact (attaches to the patient's open case for the reason, or opens one)")
-async def create_contact(request: Request, gate: Gate = Depends(gate_for(Permission.contacts_write)),
-                         key: str | None = Depends(idempotency_key)) -> JSONResponse:
+async def create_contact(request: Request, gate: Gate = Depends(gate_for(Permission.contacts_write))) -> JSONResponse:
     # The desk's busiest write: authentication, validation, the work and the commit run in one thread-pool
     # call (401/403 before 422, as for any route), and on SQLite the single writer is let go before the
-    # response is built and the event loop resumes.
+    # response is built and the event loop resumes. One flat dependency (``gate``): the body and the
+    # Idempotency-Key header are read here, and documented by ``openapi_extra``.
     raw = await request.body()
-    return await run_write(request, lambda db: _create_contact(db, request, raw, gate, key))
+    return await run_write(request, lambda db: _create_contact(db, request, raw, gate))
 
 
-def _create_contact(db: Session, request: Request, raw: bytes, gate: Gate, key: str | None) -> JSONResponse:
+def _create_contact(db: Session, request: Request, raw: bytes, gate: Gate) -> JSONResponse:
     try:
         body = parse_body(ContactCreate, raw)
+        key = idempotency_key_of(request)
     except RequestValidationError:
         gate.actor(db)  # 401 and 403 before 422
         raise
