@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         from pxm.platform.jobs.lifecycle import start_jobs, stop_jobs
 
         app.state.worker = start_jobs(app.state.session_factory, settings) if start_worker else None
-        app.state.write_limiter = anyio.CapacityLimiter(settings.write_threads)  # see run_write
+        app.state.write_pool = ThreadPoolExecutor(settings.write_threads, thread_name_prefix="pxm-write")  # run_write
         # what exists at startup (modules, routes, the app) lives as long as the process: keep it out of the
         # cyclic collector's generations so collections during requests only walk what requests allocate
         gc.collect()
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
             yield
         finally:
             stop_jobs(app.state.worker)
+            app.state.write_pool.shutdown(wait=True)
 
     app = FastAPI(title="PXM", version=__version__, docs_url="/api/docs", openapi_url="/api/v1/openapi.json",
                   redoc_url=None, lifespan=lifespan)

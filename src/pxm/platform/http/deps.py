@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import anyio.to_thread
@@ -56,15 +60,20 @@ def with_session(request: Request, work: Callable[[Session], T]) -> T:
 
 
 async def run_write(request: Request, work: Callable[[Session], T]) -> T:
-    """``with_session(request, work)`` in the thread pool, at most ``PXM_WRITE_THREADS`` at a time per process.
+    """``with_session(request, work)`` in the app's write pool: at most ``PXM_WRITE_THREADS`` at a time per process.
 
     For the busiest write handlers. With FastAPI's default pool (40 threads) a burst of them all run at once
     and the one that holds SQLite's writer (or PostgreSQL's routing lock) keeps waiting for the GIL while the
     others do their share of Python; two at a time kept the lock holder running (service-desk benchmark,
-    docs/benchmarks.md). Without the app's lifespan (a test client used without ``with``) the default pool
-    runs it."""
-    limiter = getattr(request.app.state, "write_limiter", None)
-    return await anyio.to_thread.run_sync(with_session, request, work, limiter=limiter)
+    docs/benchmarks.md). The pool is a plain ``ThreadPoolExecutor`` entered through the event loop: the hop
+    costs about half the CPU of anyio's worker threads (``benchmarks/thread_hop.py``: 38-40 against 77-84 us a
+    call), and the context (the request id of the log lines) goes with the call. Without the app's lifespan (a
+    test client used without ``with``) anyio's default pool runs it."""
+    pool: ThreadPoolExecutor | None = getattr(request.app.state, "write_pool", None)
+    if pool is None:
+        return await anyio.to_thread.run_sync(with_session, request, work)
+    call = functools.partial(contextvars.copy_context().run, with_session, request, work)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
