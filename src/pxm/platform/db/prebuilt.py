@@ -416,8 +416,10 @@ def _deferred(conn: Connection) -> list[Call] | None:
     return found
 
 
+# Deferred writes (``Batch.defer``) go before any other statement or the COMMIT and are dropped by a rollback;
+# reads done ahead (``read_ahead``) are dropped by any statement after them and by the transaction's end.
 @event.listens_for(Engine, "before_cursor_execute")
-def _send_deferred(conn: Connection, *_args: Any) -> None:
+def _before_statement(conn: Connection, *_args: Any) -> None:
     ahead = _reads_ahead(conn)
     if ahead is not None:
         ahead.done.clear()  # a statement (this one) has run since they were read
@@ -426,7 +428,7 @@ def _send_deferred(conn: Connection, *_args: Any) -> None:
 
 
 @event.listens_for(Engine, "commit")
-def _send_deferred_before_commit(conn: Connection) -> None:
+def _before_commit(conn: Connection) -> None:
     if _deferred(conn):
         Batch(conn).send()
     if _reads_ahead(conn) is not None:
@@ -434,7 +436,7 @@ def _send_deferred_before_commit(conn: Connection) -> None:
 
 
 @event.listens_for(Engine, "rollback")
-def _drop_deferred(conn: Connection) -> None:
+def _at_rollback(conn: Connection) -> None:
     if _deferred(conn):
         _close(conn.info.pop(_DEFERRED, []))
     if _reads_ahead(conn) is not None:
@@ -442,7 +444,7 @@ def _drop_deferred(conn: Connection) -> None:
 
 
 @event.listens_for(Pool, "checkin")
-def _drop_deferred_at_checkin(_dbapi_connection: Any, record: Any) -> None:
+def _at_checkin(_dbapi_connection: Any, record: Any) -> None:
     if record is not None:  # a connection given back without commit or rollback (an error path)
         _close(record.info.pop(_DEFERRED, []))
         record.info.pop(_AHEAD, None)
