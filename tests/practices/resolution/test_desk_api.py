@@ -107,6 +107,8 @@ def test_a_contact_reads_its_patient_in_the_round_trip_of_its_token_on_postgresq
     sent = pipelines_sent(monkeypatch)
     r = client.post("/api/v1/contacts", json=_contact_body(p.id), headers=h)
     assert r.status_code == 201, r.text
+    assert r.headers["content-type"] == "application/json" and r.json()["patient_id"] == p.id
+    assert r.json()["started_at"] == "2025-03-03T14:00:00Z" and r.json()["agent_id"] is None
     if pg:
         assert "FROM api_tokens" in sent[0][0] and "FROM patients" in sent[0][1] and len(sent[0]) == 2
         assert sum("FROM patients" in sql for batch in sent for sql in batch) == 1  # read once, not again
