@@ -121,6 +121,12 @@ def test_a_contact_reads_its_patient_in_the_round_trip_of_its_token_on_postgresq
                                                                 ended_at=None), headers=h)
     assert again.json()["case_id"] == r.json()["case_id"]
     assert not pg or ("FROM api_tokens" in sent[0][0] and "FROM patients" in sent[0][1])
+    # with an Idempotency-Key the key's record is looked up first: the patient is read after it, once
+    sent.clear()
+    keyed = client.post("/api/v1/contacts", json=_contact_body(other.id, reason="referral"),
+                        headers={**h, "Idempotency-Key": "read-ahead-1"})
+    assert keyed.status_code == 201
+    assert not pg or sum("FROM patients" in sql for batch in sent for sql in batch) == 1
     # an unknown patient is still a 404, and a token that fails is a 401 whatever was read with it
     assert client.post("/api/v1/contacts", json=_contact_body(987654), headers=h).status_code == 404
     before = db.execute(select(func.count()).select_from(Contact)).scalar_one()

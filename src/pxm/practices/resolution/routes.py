@@ -67,7 +67,8 @@ def _create_contact(db: Session, request: Request, raw: bytes, gate: Gate) -> Re
     except RequestValidationError:
         gate.actor(db)  # 401 and 403 before 422
         raise
-    if body.case_id is None:  # its first lookup goes with the token's (one round trip on PostgreSQL)
+    if body.case_id is None and key is None:  # its first lookup goes with the token's (one round trip on
+        # PostgreSQL); with a key, the lookup of the key's record in between would drop it (and a replay needs none)
         service.read_ahead_for_contact(db, body.patient_id, body.reason, body.started_at)
     actor = gate.actor(db)
 
