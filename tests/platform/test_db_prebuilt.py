@@ -32,7 +32,7 @@ from tests.helpers.batches import pipelines_sent
 from tests.helpers.postgres import one_connection_engine, terminate
 
 from pxm.platform.db.base import UTCDateTime
-from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id, read_ahead
+from pxm.platform.db.prebuilt import Batch, Prebuilt, insert_returning_id, next_id, read_ahead
 
 STAMP = dt.datetime(2026, 4, 2, 8, 0, tzinfo=dt.UTC)
 META = MetaData()
@@ -252,6 +252,25 @@ def test_on_postgresql_a_batch_with_its_begin_and_commit_is_one_write_of_prepare
         finally:
             with engine.begin() as c:
                 META.drop_all(c)
+
+
+@pytest.mark.skipif(not PG_URL, reason="sequences are PostgreSQL's (SQLite gives ids at INSERT): needs PXM_TEST_DATABASE_URL")
+def test_on_postgresql_next_id_reserves_from_each_tables_own_sequence() -> None:
+    from pxm.platform.db import make_engine
+    from pxm.platform.db.migrate import upgrade
+
+    engine = make_engine(PG_URL or "")
+    upgrade(PG_URL or "", engine=engine)  # (at head already once the suite's database is set up: nothing to do)
+    with engine.connect() as c:
+        for table in ("cases", "contacts", "routing_decisions"):  # the tables whose ids the desk reserves
+            named = c.execute(text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar_one()
+            assert named == f"public.{table}_id_seq"
+            first, second = (c.execute(select(next_id(table))).scalar_one() for _ in range(2))
+            assert second == first + 1
+        c.rollback()
+    engine.dispose()
+    with pytest.raises(ValueError, match="not a plain table name"):
+        next_id("cases; DROP TABLE cases")
 
 
 @pytest.mark.skipif(not PG_URL, reason="libpq's pipeline is PostgreSQL's: needs PXM_TEST_DATABASE_URL")
