@@ -146,14 +146,14 @@ def test_enqueue_many_writes_new_jobs_in_one_go_and_skips_known_keys(db) -> None
     assert set(first + second) <= set(db.info["pxm_new_jobs"])  # notified after commit
 
 
-def test_on_postgresql_a_new_case_is_written_once_assigned_with_its_contact_after_it(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """With their ids reserved up front, nothing waits for the new case's rows. On PostgreSQL the SLA jobs go in
-    the batch that takes the routing lock, and the case is inserted once routing has decided, already assigned,
-    with the contact after it, the decision and the events (no UPDATE of a row just inserted). SQLite hands out
-    ids only on INSERT, so there the case and contact are written at once, before routing, which then assigns
-    the case. (A statement in between, such as a reload of the per-process copy of the routing settings once
-    they expire, would send the queued jobs on its own round trip first; the first contact loads those
-    copies.)"""
+def test_on_postgresql_a_new_case_and_its_contact_are_written_before_the_routing_lock(db, actor, make_patient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With their ids reserved up front, nothing waits for the new case's rows. On PostgreSQL the case, its SLA
+    jobs and its contact go in the batch that takes the routing lock, ahead of the lock (the database writes
+    them before it waits for it), and only the assignment (an UPDATE), the decision and the events are written
+    once routing has decided, while the lock is held. SQLite hands out ids only on INSERT, so there the case and
+    contact are written at once, before routing, which then assigns the case. (A statement in between, such as
+    a reload of the per-process copy of the routing settings once they expire, would send the queued rows on
+    their own round trip first; the first contact loads those copies.)"""
     p, agent = make_patient(), _agent(db)
     service.log_contact(db, actor, patient_id=make_patient().id, channel="phone", direction="inbound",
                         reason="billing", started_at=T0)
@@ -165,14 +165,15 @@ def test_on_postgresql_a_new_case_is_written_once_assigned_with_its_contact_afte
     [locking] = [b for b in sent if any(s.startswith("SELECT staff.id,") for s in b)]  # the agents snapshot
     written = [s for b in sent for s in b]
     if db.get_bind().dialect.name == "postgresql":
-        starts = ["INSERT INTO jobs", "SELECT nextval(", "SELECT staff.id,"]
-        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 3, locking
-        assert "pg_advisory_xact_lock" in locking[1]  # the lock, with the decision row's id
+        starts = ["INSERT INTO cases", "INSERT INTO jobs", "INSERT INTO contacts", "SELECT nextval(",
+                  "SELECT staff.id,"]
+        assert [sql.startswith(start) for sql, start in zip(locking, starts, strict=False)] == [True] * 5, locking
+        assert "pg_advisory_xact_lock" in locking[3]  # the lock, with the decision row's id
         after = written[written.index(locking[-1]) + 1:]
-        order = ["INSERT INTO cases", "INSERT INTO contacts", "INSERT INTO routing_decisions"]
+        assert not any(s.startswith("INSERT INTO cases") or s.startswith("INSERT INTO contacts") for s in after)
+        order = ["UPDATE cases", "INSERT INTO routing_decisions"]
         positions = [next(i for i, s in enumerate(after) if s.startswith(o)) for o in order]
         assert positions == sorted(positions), after
-        assert not any(s.startswith("UPDATE cases") for s in written)
     else:
         assert not any(s.startswith("INSERT") for s in locking)
     # its three events (opened, assign, contact): one multi-row INSERT, not one statement per row
@@ -189,7 +190,7 @@ def test_on_postgresql_a_new_case_is_written_once_assigned_with_its_contact_afte
 
 def test_a_contact_nobody_can_take_opens_a_queued_case_with_the_contact_and_decision_stored(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
     """No agent is available: the case waits (status new) with a ``queued`` decision row, and its contact is
-    stored with it (on PostgreSQL the case row is written after routing, before those rows)."""
+    stored with it."""
     db.execute(update(Staff).values(status="offline"))
     p = make_patient()
     contact = service.log_contact(db, actor, patient_id=p.id, channel="chat", direction="inbound",

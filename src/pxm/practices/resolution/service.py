@@ -24,7 +24,6 @@ explicit transition; each reopening starts a new SLA cycle.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from types import ModuleType
@@ -268,10 +267,6 @@ class _Opened:
     audit: dict[str, Any]
     route: bool  # ask routing for an agent (``_route_new``)
     decision_id: int | None = None  # the routing_decisions row written, if any
-    # the case's row is not written yet (its id is reserved): ``_route_new`` writes it, assigned or not, and then
-    # these rows that refer to it (the contact that opened it)
-    unwritten: bool = False
-    after: list[Any] = dataclasses.field(default_factory=list)
 
     def audit_details(self) -> dict[str, Any]:
         details = dict(self.audit)
@@ -317,9 +312,9 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
 
     The case is written before routing decides, so that routing only updates it. The ``opened`` event is
     returned, not written, so that the case's events go in one statement with the assignment. With ``case_id``
-    (reserved from the sequence; the contact path on PostgreSQL) and ``batch``, the jobs are queued there and
-    the case is left unwritten (``_Opened.unwritten``): ``_route_new`` inserts it as routing leaves it, already
-    assigned, with the decision (no UPDATE of a row just inserted)."""
+    (reserved from the sequence; the contact path on PostgreSQL) and ``batch``, the case and its jobs are queued
+    there: they go in the round trip that takes the routing lock, ahead of it, so that the database writes them
+    before the lock is held (the lock is held until the commit, and every new case waits for it)."""
     if not reason_checked:
         _check_reason(session, reason)
     _check_choice(priority, Priority, "priority")
@@ -339,13 +334,10 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
     case.first_response_due_at, case.resolution_due_at = sla.due_times(session, case, case.opened_at)
     events = [_event_row(actor, "opened", at=case.opened_at, to_status=case.status,
                          details={"reason": reason, "priority": priority, "source": source})]
-    unwritten = batch is not None and case_id is not None
-    if not unwritten:
-        insert_row(session, case, batch)
+    insert_row(session, case, batch)
     if schedule_sla:
         sla.schedule_checks(session, case, batch=batch)
-    return _Opened(case, events, {"reason": reason, "priority": priority, "source": source}, route,
-                   unwritten=unwritten)
+    return _Opened(case, events, {"reason": reason, "priority": priority, "source": source}, route)
 
 
 _C_T = Case.metadata.tables[Case.__tablename__]
@@ -371,8 +363,7 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
     Routing takes the lock, the agents snapshot, the audit head and the decision row's id in one round trip
     (``plan_route``); on PostgreSQL the assignment, the decision row and the events are then deferred
     (``Batch.defer``) to go with the audit events and the COMMIT: the routing lock is held for two round trips.
-    Elsewhere they are sent at once. A case ``_open`` left unwritten is inserted here as routing leaves it
-    (assigned or new), before the rows that refer to it."""
+    Elsewhere they are sent at once."""
     case = opened.case
     routing = _routing() if opened.route else None
     plan = routing.plan_route(session, case, language=language, reserve_id=True) if routing is not None else None
@@ -384,24 +375,15 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
         assert routing is not None and plan is not None
         router = Actor.system("routing", request_id=actor.request_id)
         team = case.team if case.team is not None else plan.team
-        if opened.unwritten:  # inserted as assigned, below
-            case.assigned_staff_id, case.team, case.status = staff_id, team, CaseStatus.assigned.value
-        else:
-            _queue_assignment(batch, case, staff_id, team, CaseStatus.assigned.value)
+        _queue_assignment(batch, case, staff_id, team, CaseStatus.assigned.value)
         opened.events.append(_event_row(router, "assign", from_status=CaseStatus.new.value, to_status=case.status,
                                         note=plan.decision.explanation, details={"staff_id": staff_id}))
         opened.audit.update(assigned_staff_id=staff_id, assigned_by=router.label)
-    if opened.unwritten:
-        for row in (case, *opened.after):
-            insert_row(session, row, batch)
     if staff_id is not None:
         assert routing is not None and plan is not None
         decision = routing.add_decision(batch, actor, case, plan)
     elif routing is not None and plan is not None:
         opened.audit["routing"] = "queued"
-        if opened.unwritten:
-            batch.send()  # the decision row that record_plan writes refers to the case
-            batch = Batch(session.connection())
         opened.decision_id = routing.record_plan(session, actor, case, plan, first=True)
     opened.audit["to"] = case.status
     _queue_events(batch, case, [*opened.events, *more_events])
@@ -691,7 +673,8 @@ def log_contact(
             raise Conflict(f"contact {external_id!r} is already recorded (contact id {dup[0]})")
     opened: _Opened | None = None
     # with reserved ids (PostgreSQL) the case, its jobs, the contact and (when it joins a case) its event are
-    # queued in one batch and deferred: they go with routing's lock, or with the audit events and the COMMIT
+    # queued in one batch and deferred: they go ahead of routing's lock in its round trip (written before the
+    # lock is held), or with the audit events and the COMMIT
     batch: Batch | None = None
     if case_id is not None:
         case = get_case(session, case_id)
@@ -718,10 +701,7 @@ def log_contact(
     if ids is not None:
         contact.id = ids.contact
         batch = batch or Batch(session.connection())
-    if opened is not None and opened.unwritten:
-        opened.after.append(contact)  # written after its case (``_route_new``)
-    else:
-        insert_row(session, contact, batch)
+    insert_row(session, contact, batch)
     handled = not abandoned and (agent_id is not None or direction == Direction.outbound)
     if handled and case.first_response_at is None:
         case.first_response_at = answered_at or started_at
