@@ -12,7 +12,12 @@ dependencies still run in the thread pool, as under uvicorn), in ``--rounds`` in
 * the SQL statements PXM ran (an engine event counts them);
 * the process CPU time (``time.process_time``: all threads, so the client's share is in both figures), as the
   median over rounds (rounds are interleaved so that other load on the machine hits both alike);
-* PXM minus peer: the CPU of PXM's own work per contact.
+* PXM minus peer: the CPU of PXM's own work per contact;
+* how long a new case holds the routing lock, as this process sees it: from the return of the round trip that
+  takes the lock (with the agents snapshot) to the return of the one that commits (median and 90th percentile).
+  The lock is every new case's wait (in every server process), so this, more than a process's CPU, bounds how
+  many contacts a deployment takes per second; the database lets it go a little before the commit's answer
+  arrives here.
 
 ``--show-sql`` prints the statements of one request. ``--cprofile N`` profiles the PXM requests with the thread
 pool made inline (everything in this thread, so one profile sees the HTTP stack, dependencies and the service
@@ -53,6 +58,38 @@ class StatementCounter:
         self.count += 1
         if self.sql is not None:
             self.sql.append(" ".join(statement.split())[:200])
+
+
+class LockHold:
+    """Times each new case's hold of the routing lock (see the module docstring) by wrapping the two functions
+    that send those round trips, ``routing.service.locked_snapshot`` and ``audit.service._write_rows`` (the
+    commit's), which their callers look up by name at call time."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from pxm.operations.routing import service as routing
+        from pxm.platform.audit import service as audit
+
+        self.held_ms: list[float] = []
+        self._since = threading.local()
+        locked_snapshot, write_rows = routing.locked_snapshot, audit._write_rows
+
+        def timed_snapshot(*args: Any, **kwargs: Any) -> Any:
+            result = locked_snapshot(*args, **kwargs)
+            self._since.t = time.perf_counter()
+            return result
+
+        def timed_write_rows(*args: Any, **kwargs: Any) -> Any:
+            result = write_rows(*args, **kwargs)
+            since = getattr(self._since, "t", None)
+            if since is not None and kwargs.get("commit"):
+                self.held_ms.append(1000 * (time.perf_counter() - since))
+                self._since.t = None
+            return result
+
+        routing.locked_snapshot = timed_snapshot
+        audit._write_rows = timed_write_rows
 
 
 def _bodies(patient_ids: list[int], n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -104,6 +141,7 @@ async def run(url: str, key_dir: Path, requests: int, rounds: int, show_sql: boo
     token, ids = desk._seed_desk(url, key_dir, patients=2000, agents=40)
     engine = make_engine(url)
     counter = StatementCounter(engine)
+    hold = LockHold()
     pxm_app = create_app(Settings(database_url=url, key_dir=key_dir, log_json=True, jobs_mode="embedded"),
                          engine=engine, start_worker=False)
     peer_app = desk._peer_app(url)
@@ -123,6 +161,7 @@ async def run(url: str, key_dir: Path, requests: int, rounds: int, show_sql: boo
         per_round = max(1, requests // rounds)
         pxm_cpu, peer_cpu = [], []
         before = counter.count
+        hold.held_ms.clear()
         for _ in range(rounds):
             pxm_cpu.append(await _cpu_per_request(pxm_post, _bodies(ids, per_round, rng)))
             peer_cpu.append(await _cpu_per_request(peer_post, _bodies(ids, per_round, rng)))
@@ -130,6 +169,9 @@ async def run(url: str, key_dir: Path, requests: int, rounds: int, show_sql: boo
         out["pxm_cpu_ms"] = statistics.median(pxm_cpu)
         out["peer_cpu_ms"] = statistics.median(peer_cpu)
         out["pxm_minus_peer_ms"] = out["pxm_cpu_ms"] - out["peer_cpu_ms"]
+        held = sorted(hold.held_ms)
+        if held:
+            out["lock_held"] = (len(held), statistics.median(held), held[int(0.9 * (len(held) - 1))])
         if top:
             _inline_thread_pool()
             prof = cProfile.Profile()
@@ -166,6 +208,10 @@ def main() -> None:
     print(f"{url.split(':')[0]}: PXM {res['statements']:.1f} statements/request, CPU {res['pxm_cpu_ms']:.2f} ms/request; "
           f"peer {res['peer_cpu_ms']:.2f} ms/request; PXM - peer = {res['pxm_minus_peer_ms']:.2f} ms "
           f"(median of {args.rounds} interleaved rounds)", flush=True)
+    if "lock_held" in res:
+        n, median, p90 = res["lock_held"]
+        print(f"  routing lock held by a new case: median {median:.2f} ms, p90 {p90:.2f} ms ({n} new cases; from the "
+              f"lock's round trip back to the commit's)", flush=True)
     if "profile" in res:
         print(res["profile"])
 
