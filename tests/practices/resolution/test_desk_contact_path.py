@@ -77,6 +77,35 @@ def test_a_contact_that_opens_a_case_writes_it_routed_with_one_audit_event(db, a
                           "direction": "inbound"}
 
 
+def test_a_contact_an_agent_handled_opens_its_case_with_the_first_response_recorded(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """An agent logs a call they answered: the case it opens is written with its first response (the answer
+    time), not updated for it afterwards (routing's assignment and the move to in progress still are)."""
+    from sqlalchemy import event
+
+    p, agent = make_patient(), _agent(db)
+    answered = T0 + dt.timedelta(seconds=40)
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE CASES"):
+            updates.append(statement)
+
+    bind = db.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
+                                      reason="billing", started_at=T0, queued_at=T0, answered_at=answered,
+                                      agent_id=agent.id)
+        db.commit()
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    assert not [u for u in updates if "first_response_at" in u], updates
+    assert any("assigned_staff_id" in u for u in updates)  # routing's assignment
+    db.expire_all()
+    case = service.get_case(db, contact.case_id)
+    assert (case.first_response_at, case.assigned_staff_id, case.status) == (answered, agent.id, "in_progress")
+
+
 def test_a_repeat_contact_joins_the_open_case_before_a_recently_resolved_one(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
     p = make_patient()
     kw = dict(patient_id=p.id, channel="phone", direction="inbound", reason="billing", route=False)

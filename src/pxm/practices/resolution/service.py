@@ -307,7 +307,8 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
           channel: str | None = None, source: str = "contact", summary: str | None = None, team: str | None = None,
           facility_id: int | None = None, opened_at: dt.datetime | None = None, external_ref: str | None = None,
           route: bool = True, schedule_sla: bool = True, reason_checked: bool = False,
-          case_id: int | None = None, batch: Batch | None = None) -> _Opened:
+          case_id: int | None = None, batch: Batch | None = None,
+          first_response_at: dt.datetime | None = None) -> _Opened:
     """Insert a new case (unassigned) and schedule its SLA checks; ``_route_new`` then routes it.
 
     The case is written before routing decides, so that routing only updates it. The ``opened`` event is
@@ -328,7 +329,8 @@ def _open(session: Session, actor: Actor, patient: _PatientFacts, *, reason: str
                 facility_id=facility_id if facility_id is not None else patient.home_facility_id,
                 opened_at=opened_at or now, external_ref=external_ref, reopened_count=0,
                 first_response_breached=False, resolution_breached=False, assigned_staff_id=None,
-                first_response_at=None, resolved_at=None, closed_at=None, resolution_code=None, updated_at=now)
+                first_response_at=first_response_at, resolved_at=None, closed_at=None, resolution_code=None,
+                updated_at=now)
     if case_id is not None:
         case.id = case_id
     case.first_response_due_at, case.resolution_due_at = sla.due_times(session, case, case.opened_at)
@@ -676,6 +678,7 @@ def log_contact(
     # queued in one batch and deferred: they go ahead of routing's lock in its round trip (written before the
     # lock is held), or with the audit events and the COMMIT
     batch: Batch | None = None
+    handled = not abandoned and (agent_id is not None or direction == Direction.outbound)
     if case_id is not None:
         case = get_case(session, case_id)
         if case.patient_id != patient_id:
@@ -685,7 +688,8 @@ def log_contact(
             batch = Batch(session.connection()) if ids is not None else None
             opened = _open(session, actor, patient, reason=reason, channel=channel,
                            opened_at=min(started_at, queued_at or started_at), route=route, reason_checked=True,
-                           case_id=ids.case if ids is not None else None, batch=batch)
+                           case_id=ids.case if ids is not None else None, batch=batch,
+                           first_response_at=(answered_at or started_at) if handled else None)
             case = opened.case
         else:
             case = found
@@ -702,8 +706,7 @@ def log_contact(
         contact.id = ids.contact
         batch = batch or Batch(session.connection())
     insert_row(session, contact, batch)
-    handled = not abandoned and (agent_id is not None or direction == Direction.outbound)
-    if handled and case.first_response_at is None:
+    if handled and case.first_response_at is None:  # a case it joins (one it opens was written with it)
         case.first_response_at = answered_at or started_at
     said = {"contact_id": contact.id, "channel": channel, "direction": direction}
     contact_event = _event_row(actor, "contact", at=started_at, note=note, details=said)
