@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import OperationalError
 from tests.conftest import PG_URL
 from tests.helpers.batches import batches_sent
@@ -80,8 +80,6 @@ def test_a_contact_that_opens_a_case_writes_it_routed_with_one_audit_event(db, a
 def test_a_contact_an_agent_handled_opens_its_case_with_the_first_response_recorded(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
     """An agent logs a call they answered: the case it opens is written with its first response (the answer
     time), not updated for it afterwards (routing's assignment and the move to in progress still are)."""
-    from sqlalchemy import event
-
     p, agent = make_patient(), _agent(db)
     answered = T0 + dt.timedelta(seconds=40)
     updates: list[str] = []
