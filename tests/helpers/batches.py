@@ -1,12 +1,32 @@
-"""Watch which statements go to the database together (``prebuilt.Batch``): for tests of round trips."""
+"""Watch the statements sent to the database, and which go together (``prebuilt.Batch``): for tests of round trips."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, Engine, event
 
 from pxm.platform.db.prebuilt import Batch
+
+
+@contextmanager
+def statements_run(bind: Engine | Connection, when: str = "before_cursor_execute") -> Iterator[list[str]]:
+    """The SQL of every statement the engine runs inside the block, in order (an engine event, removed on
+    exit; ``when`` = ``after_cursor_execute`` sees only those that ran)."""
+    engine = bind.engine
+    seen: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, when, on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, when, on_execute)
 
 
 def batches_sent(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
+from tests.helpers.batches import statements_run
 
 from pxm.platform.audit import record, verify_chain, write_pending
 from pxm.platform.audit.models import AuditEvent
@@ -28,18 +29,10 @@ def _actions_after(db, seq: int) -> list[str]:
 
 def test_record_runs_no_sql_until_the_transaction_ends(db, engine):
     base = _last_seq(db)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_run(engine) as statements:
         for i in range(3):
             record(db, ACTOR, "buf.write", "thing", i)
-        assert statements == []  # the chain head is not touched, so not locked, while the work goes on
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    assert statements == []  # the chain head is not touched, so not locked, while the work goes on
     db.commit()
     assert _actions_after(db, base) == ["buf.write"] * 3
     assert verify_chain(db).intact

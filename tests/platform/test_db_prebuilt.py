@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from tests.conftest import PG_URL
-from tests.helpers.batches import pipelines_sent
+from tests.helpers.batches import pipelines_sent, statements_run
 from tests.helpers.postgres import one_connection_engine, terminate
 
 from pxm.platform.db.base import UTCDateTime
@@ -137,15 +137,13 @@ def test_columns_left_out_take_their_python_defaults(conn: Connection) -> None:
     assert [tuple(r) for r in got] == [("a", "open", "plain", STAMP, STAMP), ("b", "new", "urgent", AT, None)]
 
 
+def _verbs(statements: list[str]) -> list[str]:
+    return [sql.split()[0] for sql in statements]
+
+
 def test_a_batch_runs_its_statements_in_order_and_gives_each_its_rows(conn: Connection) -> None:
     # on PostgreSQL one pipeline (one round trip); each statement still sees the ones before it
-    seen: list[str] = []
-
-    def on_execute(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement.split()[0])
-
-    event.listen(conn.engine, "after_cursor_execute", on_execute)
-    try:
+    with statements_run(conn, "after_cursor_execute") as ran:
         batch = Batch(conn)
         a = batch.add(INSERT, _row("a", "new", AT))
         many = batch.add_many(INSERT_MANY, [_row("b", "open", AT), _row("c", "closed", AT)])
@@ -154,13 +152,11 @@ def test_a_batch_runs_its_statements_in_order_and_gives_each_its_rows(conn: Conn
         after = batch.add(OPEN_SINCE, {"since": AT})
         assert batch.add_many(INSERT_MANY, []) is None
         batch.send()
-    finally:
-        event.remove(conn.engine, "after_cursor_execute", on_execute)
     assert many is not None and move.rows == [] and many.rows == []
     assert a.rows == [(conn.execute(select(ITEMS.c.id).where(ITEMS.c.code == "a")).scalar_one(),)]
     assert [r[0] for r in opened.rows] == ["a", "b"] and opened.rows[0][1] == AT
     assert [r[0] for r in after.rows] == ["b"]
-    assert seen == ["INSERT", "INSERT", "SELECT", "UPDATE", "SELECT"]
+    assert _verbs(ran) == ["INSERT", "INSERT", "SELECT", "UPDATE", "SELECT"]
 
 
 def _traced(c: Connection, trace: Path, work: Callable[[], None]) -> list[str]:
@@ -363,21 +359,15 @@ def test_a_read_ahead_goes_with_the_next_statement_and_answers_once_while_nothin
         conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     pg = conn.dialect.name == "postgresql"
     INSERT.rows(conn, _row("a", "new", AT))
-    seen: list[str] = []
-
-    def on_execute(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement.split()[0])
-
     sent = pipelines_sent(monkeypatch)
-    event.listen(conn.engine, "before_cursor_execute", on_execute)
-    try:
+    with statements_run(conn) as ran:
         assert read_ahead(conn, OPEN_SINCE, {"since": AT}) is pg  # queued through libpq only
         INSERT.rows(conn, _row("b", "open", AT))  # on PostgreSQL the read goes with this, after it
         assert [r[0] for r in OPEN_SINCE.rows(conn, {"since": AT})] == ["a", "b"]
-        assert seen == ["INSERT", "SELECT"]  # each statement ran once
+        assert _verbs(ran) == ["INSERT", "SELECT"]  # each statement ran once
         assert not pg or [len(p) for p in sent] == [2]
         OPEN_SINCE.rows(conn, {"since": AT})  # given once: asked again, it runs again
-        assert seen[-1] == "SELECT" and len(seen) == 3
+        assert _verbs(ran)[-1] == "SELECT" and len(ran) == 3
         # a statement run since the read drops it: that statement may have changed the rows
         read_ahead(conn, OPEN_SINCE, {"since": AT})
         INSERT.rows(conn, _row("c", "new", AT))
@@ -385,16 +375,14 @@ def test_a_read_ahead_goes_with_the_next_statement_and_answers_once_while_nothin
         assert [r[0] for r in OPEN_SINCE.rows(conn, {"since": AT})] == ["a", "b"]
         # a read asked for before anything has carried it runs once, on its own, and nothing carries it later
         read_ahead(conn, OPEN_SINCE, {"since": AT})
-        del seen[:]
+        del ran[:]
         OPEN_SINCE.rows(conn, {"since": AT})
         INSERT.rows(conn, _row("d", "new", AT))
-        assert seen == ["SELECT", "INSERT"] and (not pg or [len(p) for p in sent[-2:]] == [1, 1])
+        assert _verbs(ran) == ["SELECT", "INSERT"] and (not pg or [len(p) for p in sent[-2:]] == [1, 1])
         # other parameters are another read
         read_ahead(conn, OPEN_SINCE, {"since": AT})
         INSERT.rows(conn, _row("e", "new", AT))
         assert OPEN_SINCE.rows(conn, {"since": AT + dt.timedelta(days=1)}) == []
-    finally:
-        event.remove(conn.engine, "before_cursor_execute", on_execute)
 
 
 def test_a_read_ahead_is_dropped_with_its_transaction(committed_db_url: str) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 from tests.conftest import PG_URL
-from tests.helpers.batches import batches_sent
+from tests.helpers.batches import batches_sent, statements_run
 from tests.helpers.postgres import backend_pid, one_connection_engine, terminate
 
 from pxm.operations.routing.models import RoutingDecision
@@ -82,21 +82,12 @@ def test_a_contact_an_agent_handled_opens_its_case_with_the_first_response_recor
     time), not updated for it afterwards (routing's assignment and the move to in progress still are)."""
     p, agent = make_patient(), _agent(db)
     answered = T0 + dt.timedelta(seconds=40)
-    updates: list[str] = []
-
-    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("UPDATE CASES"):
-            updates.append(statement)
-
-    bind = db.get_bind()
-    event.listen(bind, "before_cursor_execute", seen)
-    try:
+    with statements_run(db.get_bind()) as ran:
         contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
                                       reason="billing", started_at=T0, queued_at=T0, answered_at=answered,
                                       agent_id=agent.id)
         db.commit()
-    finally:
-        event.remove(bind, "before_cursor_execute", seen)
+    updates = [sql for sql in ran if sql.lstrip().upper().startswith("UPDATE CASES")]
     assert not [u for u in updates if "first_response_at" in u], updates
     assert any("assigned_staff_id" in u for u in updates)  # routing's assignment
     db.expire_all()
