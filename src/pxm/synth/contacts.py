@@ -161,10 +161,11 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
                             direction="outbound" if outbound else "inbound", agent=agent, resolved=first_resolves)
         if first_resolves:
             case.resolved_at = end
-        else:  # follow-ups until resolved: callbacks and the patient's own calls
-            for _ in range(int(rng.integers(1, 4))):
+        else:  # follow-ups until resolved (by the third at the latest): callbacks and the patient's own calls
+            follow_ups = int(rng.integers(1, 4))
+            for k in range(follow_ups):
                 at2 = end + dt.timedelta(hours=float(rng.uniform(2, 72)))
-                last = rng.random() < 0.6
+                last = rng.random() < 0.6 or k == follow_ups - 1
                 direction = "outbound" if rng.random() < 0.5 else "inbound"
                 end = maker.contact(case, at2, channel="phone" if direction == "outbound" else channel,
                                     direction=direction, agent=agent, resolved=last)
@@ -207,8 +208,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         case.contacts = contacts
         if not contacts and not waiting:
             continue
-        if case.resolved_at is not None and (case.resolved_at > cutoff or not contacts):
-            case.resolved_at = None
+        case.resolved_at, case.reopened = _state_at_cutoff(contacts)
         if case.resolved_at is None:
             case.status = "in_progress" if any(c["agent_id"] for c in case.contacts) else "new"
             if waiting and case.status == "new":
@@ -217,6 +217,19 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
             case.status = "closed" if cutoff - case.resolved_at > dt.timedelta(days=3) else "resolved"
         kept.append(case)
     return kept
+
+
+def _state_at_cutoff(contacts: list[dict[str, Any]]) -> tuple[dt.datetime | None, int]:
+    """When the case was last resolved (None: open) and how often it was reopened, from the contacts that
+    happened by the cutoff: a repeat made later has not reopened it yet. As the service desk does it, only an
+    answered inbound contact reopens a resolved case."""
+    resolved_at, reopened = None, 0
+    for c in contacts:
+        if resolved_at is not None and c["direction"] == "inbound" and not c["abandoned"]:
+            resolved_at, reopened = None, reopened + 1
+        if c["resolved"] and c["ended_at"] is not None:
+            resolved_at = c["ended_at"]
+    return resolved_at, reopened
 
 
 @register_step("contacts", order=45)

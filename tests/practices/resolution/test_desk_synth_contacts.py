@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from sqlalchemy import select
+
 from pxm.practices.resolution.fcr import fcr_report, load_contacts
 from pxm.practices.resolution.metrics import contacts_report
 from pxm.synth.run import generate
@@ -29,6 +31,34 @@ def test_demo_contacts(session_factory, db) -> None:  # type: ignore[no-untyped-
     assert by_reason["appointment_scheduling"] > by_reason["complaint"]
     ops = contacts_report(db, as_of=NOW)
     assert 0.01 < ops["abandonment_rate"] < 0.15 and ops["asa_seconds"] > 0 and 0.4 < ops["service_level"] < 0.95
+
+
+def test_demo_backlog_is_recent_work_and_reopenings_match_the_contacts(session_factory, db) -> None:  # type: ignore[no-untyped-def]
+    """A case not settled in its first contact is settled by a follow-up within days, so what is still open at
+    the end of the year is the last days' work, not cases forgotten months ago; a repeat contact that falls
+    after the cutoff has not reopened its case yet."""
+    from pxm.practices.resolution.models import Case, Contact
+
+    generate(session_factory, patients=1500, seed=5, as_of=AS_OF, only=["patients", "contacts"])
+    cases = db.execute(select(Case)).scalars().all()
+    still_open = [c for c in cases if c.status not in ("resolved", "closed")]
+    assert 0 < len(still_open) < 0.05 * len(cases)
+    assert min(c.opened_at for c in still_open) > NOW - dt.timedelta(days=14), "a months-old case is still open"
+    assert all(c.resolved_at is not None for c in cases if c.status in ("resolved", "closed"))
+    contacts: dict[int, list[Contact]] = {}
+    for x in db.execute(select(Contact).order_by(Contact.started_at, Contact.id)).scalars():
+        contacts.setdefault(x.case_id, []).append(x)
+    for c in cases:  # the case's record agrees with its own contacts
+        last_resolving = max((x.ended_at for x in contacts[c.id] if x.resolved and x.ended_at), default=None)
+        assert (c.resolved_at is None) == (c.status not in ("resolved", "closed")), c.id
+        if c.resolved_at is not None:
+            assert c.resolved_at == last_resolving and contacts[c.id][-1].resolved, c.id
+        done, reopened = False, 0  # as the desk does it: an answered inbound contact reopens a resolved case
+        for x in contacts[c.id]:
+            if done and x.direction == "inbound" and not x.abandoned:
+                done, reopened = False, reopened + 1
+            done = done or x.resolved
+        assert c.reopened_count == reopened, c.id
 
 
 def test_same_seed_same_cases() -> None:
