@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import httpx
 import pytest
@@ -53,4 +54,34 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
             expect(page.locator("#queue-body")).to_contain_text("billing", timeout=2_000)
             expect(page.locator("#live-contacts")).to_have_text("1", timeout=2_000)
             assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # no reload
+            page.close()
+
+
+def test_live_page_ticks_a_long_wait_in_hours(committed_db_url, key_dir):
+    """The longest wait counts up in the browser between server pushes, written h:mm:ss past an hour."""
+    from pxm.practices.resolution import service as desk
+
+    with live_server(committed_db_url, key_dir) as (base_url, factory):
+        system = Actor.system("tests")
+        with factory() as s:
+            create_user(s, system, username="sup", display_name="Sup", role="cx_manager", password=PASSWORD)
+            patient = people.create_patient(s, system, PatientCreate(mrn="LIVE-2", given_name="Wai",
+                                                                     family_name="Ting"))
+            desk.open_case(s, system, patient_id=patient.id, reason="billing", channel="portal",
+                           opened_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2, minutes=5))
+            s.commit()
+        with launch_chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base_url + "/login")
+            page.get_by_label("Username").fill("sup")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(base_url + "/")
+            page.goto(base_url + "/operations/live")
+            expect(page.locator("#live-status")).to_have_text("Live", timeout=10_000)
+            wait = page.locator("#live-longest-wait")
+            expect(wait).to_have_text(re.compile(r"^2:05:\d\d$"))
+            first = wait.inner_text()
+            expect(wait).not_to_have_text(first, timeout=3_000)  # the page's own clock moves it on
+            expect(wait).to_have_text(re.compile(r"^2:05:\d\d$"))
             page.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import anyio
 from tests.helpers.auth import login, token_headers
@@ -116,3 +117,11 @@ def test_live_api_page_and_permissions(client, db, make_patient, open_case):
     assert page.status_code == 200
     assert 'id="live-waiting">1<' in page.text and "/static/live/live.js" in page.text
     assert client.get("/static/live/live.js").status_code == 200
+
+
+def test_live_page_writes_a_long_wait_in_hours(client, db, make_patient, open_case):
+    open_case(make_patient(), "billing", opened_minutes_ago=125)
+    db.commit()
+    login(client, db, "cx_manager")
+    page = client.get("/operations/live").text
+    assert re.search(r'id="live-longest-wait"[^>]*>2:05:0\d<', page), page

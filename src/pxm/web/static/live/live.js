@@ -7,7 +7,13 @@
   function setText(id, value) { var el = $(id); if (el && el.textContent !== String(value)) { el.textContent = value; } }
   function pct(x) { return x === null || x === undefined ? "\u2013" : (x * 100).toFixed(1) + "%"; }
   function secs(x) { return x === null || x === undefined ? "\u2013" : Number(x).toFixed(1) + " s"; }
-  function wait(n) { n = Math.max(0, Math.floor(n)); var s = n % 60; return Math.floor(n / 60) + ":" + (s < 10 ? "0" : "") + s; }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  // m:ss, or h:mm:ss from an hour on (the page's template writes it the same way)
+  function wait(n) {
+    n = Math.max(0, Math.floor(n));
+    var m = Math.floor(n / 60);
+    return (m >= 60 ? Math.floor(m / 60) + ":" + two(m % 60) : m) + ":" + two(n % 60);
+  }
   function label(code) { return String(code).replace(/_/g, " "); }
   function cell(tag, text, cls) { var c = document.createElement(tag); c.textContent = text; if (cls) { c.className = cls; } return c; }
 
