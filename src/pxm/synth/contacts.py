@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Table, func, insert, select
 
+from pxm.operations.routing.service import reroute_queue
+from pxm.platform.auth.actor import Actor
+from pxm.platform.jobs.service import enqueue_many
 from pxm.platform.people.models import Patient
 from pxm.practices.resolution import sla
 from pxm.practices.resolution.models import Case, CaseEvent, Contact, Escalation
@@ -278,8 +281,11 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
             if rows[-1]["resolution_breached"]:
                 rows[-1]["priority"] = "high"  # escalated below
         ids = db.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        contact_rows, event_rows, esc_rows = [], [], []
+        contact_rows, event_rows, esc_rows, checks = [], [], [], []
         for case_id, c, row in zip(ids, chunk, rows, strict=True):
+            if c.resolved_at is None:  # still open: its SLA targets are watched as any open case's are
+                dues = {t: cast(dt.datetime, row[f"{t}_due_at"]) for t in sla.TARGETS}
+                checks += sla.check_jobs(case_id, c.reopened, dues)
             for x in c.contacts:
                 contact_rows.append(dict(external_id=None, patient_id=c.patient_id, case_id=case_id, reason=c.reason,
                                          outcome=None, created_at=x["started_at"], **x))
@@ -298,8 +304,14 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
         for target, data in ((CONTACTS, contact_rows), (EVENTS, event_rows), (ESCALATIONS, esc_rows)):
             if data:
                 db.connection().execute(insert(target), data)
+        enqueue_many(db, checks)
         n_contacts += len(contact_rows)
         n_events += len(event_rows)
         n_esc += len(esc_rows)
         ctx.progress("contacts", min(i + len(chunk), len(cases)), len(cases))
-    return {"cases": len(cases), "contacts": n_contacts, "case_events": n_events, "escalations": n_esc}
+    counts = {"cases": len(cases), "contacts": n_contacts, "case_events": n_events, "escalations": n_esc}
+    if ctx.until is not None:
+        # the patients still waiting now go through routing, as a new case does: those an available agent can
+        # take are assigned, the rest wait with the reason recorded and the queue's sweep scheduled
+        counts["routed_now"] = reroute_queue(db, Actor.system("synth"), now=ctx.until)["assigned"]
+    return counts

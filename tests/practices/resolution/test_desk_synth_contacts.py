@@ -75,8 +75,12 @@ def test_same_seed_same_cases() -> None:
 
 
 def test_demo_day_in_progress_fills_the_live_view(session_factory, db) -> None:  # type: ignore[no-untyped-def]
-    """``pxm demo`` loads the day up to "now": the supervisor's live page shows a queue and today's figures."""
+    """``pxm demo`` loads the day up to "now": the supervisor's live page shows today's figures; the patients
+    still waiting went through routing as any new case does, and the open cases' SLA checks are scheduled."""
     from pxm.operations.live.service import snapshot
+    from pxm.operations.routing.models import RoutingDecision
+    from pxm.platform.jobs.models import Job
+    from pxm.practices.resolution.models import Case
 
     until = dt.datetime(2025, 7, 1, 19, 30, tzinfo=dt.UTC)  # a Tuesday, 14:30 in Chicago
     generate(session_factory, patients=6000, seed=5, as_of=AS_OF, only=["patients", "contacts"], until=until)
@@ -87,7 +91,16 @@ def test_demo_day_in_progress_fills_the_live_view(session_factory, db) -> None: 
     assert any(r.ended_at is None for r in today)  # agents are on some contacts right now
     snap = snapshot(db, now=until, timezone="America/Chicago")
     assert snap["today"]["contacts"] > 10 and snap["today"]["aht_seconds"] > 0
-    assert snap["queue"]["waiting"] >= 1 and snap["queue"]["longest_wait_seconds"] > 0
+    routed = db.execute(select(RoutingDecision)).scalars().all()
+    assert routed, "the patients waiting now were not routed"
+    waiting = {c.id for c in db.execute(select(Case).where(Case.status == "new")).scalars()}
+    assert snap["queue"]["waiting"] == len(waiting)
+    # a case still waiting is one routing could not place, and says why; the others are assigned
+    assert {d.case_id for d in routed if d.kind == "queued"} >= waiting
+    assert all(db.get(Case, d.case_id).assigned_staff_id == d.staff_id for d in routed if d.kind == "sweep")
+    open_ids = {c.id for c in db.execute(select(Case).where(Case.status.not_in(("resolved", "closed")))).scalars()}
+    checked = {j.payload["case_id"] for j in db.execute(select(Job).where(Job.kind == "sla.check")).scalars()}
+    assert open_ids and checked == open_ids
 
 
 def test_until_must_be_on_the_as_of_day(session_factory) -> None:  # type: ignore[no-untyped-def]

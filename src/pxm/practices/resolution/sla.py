@@ -9,6 +9,7 @@ Policies and calendars are read through ``reference.cached`` (a per-process copy
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -142,14 +143,22 @@ def schedule_checks(session: Session, case: Case, *, targets: tuple[str, ...] = 
     ``moved`` (the due times were recomputed, e.g. after a priority change) adds a check at the new time.
     The jobs are written in one statement (queued in ``batch`` if given); a job whose dedupe key exists
     already is left as it is."""
+    dues = {"first_response": case.first_response_due_at, "resolution": case.resolution_due_at}
+    enqueue_many(session, check_jobs(case.id, case.reopened_count, {t: dues[t] for t in targets}, moved=moved),
+                 batch=batch)
+
+
+def check_jobs(case_id: int, cycle: int, dues: Mapping[str, dt.datetime | None], *,
+               moved: bool = False) -> list[NewJob]:
+    """The ``sla.check`` jobs of a case's cycle, one per target with a due time (``dues``: target -> due);
+    for writers that have the case's values but not the object (``schedule_checks``, bulk loads)."""
     rows = []
-    for target in targets:
-        due = case.first_response_due_at if target == "first_response" else case.resolution_due_at
+    for target, due in dues.items():
         if due is None:
             continue
-        key = f"sla:{case.id}:{target}:{case.reopened_count}"
+        key = f"sla:{case_id}:{target}:{cycle}"
         if moved:
             key += f":{due.isoformat()}"
-        rows.append(NewJob(SLA_JOB, {"case_id": case.id, "target": target, "cycle": case.reopened_count},
+        rows.append(NewJob(SLA_JOB, {"case_id": case_id, "target": target, "cycle": cycle},
                            dedupe_key=key, run_after=due))
-    enqueue_many(session, rows, batch=batch)
+    return rows
