@@ -90,3 +90,25 @@ def test_fcr_dashboard_drills_down_to_repeat_contacts(client, db, actor, make_pa
     drill = client.get(link.group(1).replace("&amp;", "&"))
     assert drill.status_code == 200 and f"/practices/resolution/cases/{first.case_id}\"" in drill.text
     assert f"#contact-{repeat.id}" in drill.text
+
+
+def test_contact_handling_table_writes_its_figures_to_fixed_decimals(client, db, actor, make_patient,
+                                                                     make_agent) -> None:  # type: ignore[no-untyped-def]
+    login(client, db, "cx_manager")
+    p = make_patient()
+    bo = make_agent("bo-page")
+    # one case, settled in its second contact: a call answered after 12 s, then a call-back that resolves it
+    service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound", reason="billing",
+                        started_at=T0, queued_at=T0, answered_at=T0 + dt.timedelta(seconds=12),
+                        ended_at=T0 + dt.timedelta(minutes=4), agent_id=bo.id, route=False)
+    service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="outbound", reason="billing",
+                        started_at=T0 + dt.timedelta(hours=1), ended_at=T0 + dt.timedelta(hours=1, minutes=2),
+                        agent_id=bo.id, resolved=True, route=False)
+    db.commit()
+    page = client.get("/practices/resolution/fcr", params={"by": "agent", "from": "2025-03-03", "to": "2025-03-03"})
+    ops = page.text[page.text.index('id="ops-h"'):]  # the contact-centre table, below the FCR table
+    row = re.search(r'<th scope="row">bo-page</th>(.*?)</tr>', ops, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    # contacts, AHT (min: 228 s and 120 s), ASA (s), abandoned, service level, repeat rate, contacts per resolved case
+    assert cells == ["2", "2.9", "12.0", "0.0%", "100.0%", "0.0%", "2.00"], cells
