@@ -82,7 +82,7 @@ def population(key_dir, tmp_path_factory):
                                      Patient.conditions, Patient.email_index)).all()
         encounters = db.execute(select(Encounter.type, Encounter.admit_at, Encounter.discharge_at,
                                        Encounter.charges)).all()
-        staff = db.execute(select(Staff.job_role, Staff.languages, Staff.reasons)).all()
+        staff = db.execute(select(Staff.job_role, Staff.languages, Staff.reasons, Staff.status_since)).all()
         units = db.execute(select(OrgUnit.kind)).scalars().all()
     eng.dispose()
     return report, patients, encounters, staff, units
@@ -150,4 +150,6 @@ def test_org_structure(population):
     assert roles["physician"] >= 10 and roles["nurse"] >= 8 and roles["manager"] >= 2
     agents = [s for s in staff if s.job_role == "agent"]
     assert sum("es" in s.languages for s in agents) >= 5 and all(s.reasons for s in agents)
+    # agents took up their status at different times, so routing's "longest idle" can tell them apart
+    assert len({s.status_since for s in agents}) == len(agents)
     assert report.rows_per_second > 0 and [s.name for s in report.steps][:3] == ["org", "patients", "encounters"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -131,11 +132,15 @@ def load_org(ctx: SynthContext) -> dict[str, int]:
                                   capacity=0, status="available"))
     all_units = {**refs.facilities, **refs.departments}
     new_staff = 0
+    # each took up their current status at a different time in the last few hours (routing's "longest idle"
+    # then has something to go by); a stream of its own, so the other draws stay as they were
+    shifts = ctx.rng("org.status_since")
     for spec in specs:
         dept = str(spec.pop("dept"))
         staff = existing.get(str(spec["username"]))
         if staff is None:
-            staff = Staff(**spec, org_unit_id=all_units[dept], status_since=now)
+            since = now - dt.timedelta(minutes=float(shifts.uniform(5, 240)))
+            staff = Staff(**spec, org_unit_id=all_units[dept], status_since=since)
             ctx.db.add(staff)
             new_staff += 1
         ctx.db.flush()
