@@ -53,6 +53,7 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
             expect(page.locator("#live-waiting")).to_have_text("1", timeout=2_000)
             expect(page.locator("#queue-body")).to_contain_text("billing", timeout=2_000)
             expect(page.locator("#live-contacts")).to_have_text("1", timeout=2_000)
+            expect(page.locator("#live-as-of")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # as pushed
             assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # no reload
             page.close()
 
@@ -84,4 +85,5 @@ def test_live_page_ticks_a_long_wait_in_hours(committed_db_url, key_dir):
             first = wait.inner_text()
             expect(wait).not_to_have_text(first, timeout=3_000)  # the page's own clock moves it on
             expect(wait).to_have_text(re.compile(r"^2:05:\d\d$"))
+            expect(page.locator("#live-as-of")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
             page.close()

@@ -125,3 +125,5 @@ def test_live_page_writes_a_long_wait_in_hours(client, db, make_patient, open_ca
     login(client, db, "cx_manager")
     page = client.get("/operations/live").text
     assert re.search(r'id="live-longest-wait"[^>]*>2:05:0\d<', page), page
+    assert re.search(r'<time id="live-as-of" datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">\d\d:\d\d:\d\d</time> UTC',
+                     page)  # the time of day, the full timestamp in the markup

@@ -66,7 +66,8 @@
   }
 
   function apply(s) {
-    setText("live-as-of", s.as_of);
+    setText("live-as-of", String(s.as_of).slice(11, 19));  // the time of day (UTC ISO 8601, whole seconds)
+    var asOf = $("live-as-of"); if (asOf) { asOf.setAttribute("datetime", s.as_of); }
     setText("live-waiting", s.queue.waiting);
     oldest = s.queue.oldest_opened_at ? Date.parse(s.queue.oldest_opened_at) : null;
     tick();
