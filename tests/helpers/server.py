@@ -68,3 +68,15 @@ def launch_chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in(page: Any, base_url: str, username: str) -> None:
+    """Sign ``username`` in through the login form (password ``tests.helpers.auth.PASSWORD``) and wait for the
+    overview page it lands on."""
+    from tests.helpers.auth import PASSWORD
+
+    page.goto(base_url + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base_url + "/")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 from tests.helpers.auth import PASSWORD
-from tests.helpers.server import launch_chromium, live_server
+from tests.helpers.server import launch_chromium, live_server, sign_in
 
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.service import create_api_token, create_user
@@ -17,6 +17,15 @@ from pxm.platform.people import service as people
 from pxm.platform.people.schemas import PatientCreate
 
 pytestmark = pytest.mark.browser
+
+
+def _live_page(browser, base_url):  # type: ignore[no-untyped-def]
+    """The supervisor ("sup") signed in on the live page, its event stream connected."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, base_url, "sup")
+    page.goto(base_url + "/operations/live")
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=10_000)
+    return page
 
 
 def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir):
@@ -31,14 +40,7 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
             s.commit()
             patient_id = patient.id
         with launch_chromium() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(base_url + "/login")
-            page.get_by_label("Username").fill("sup")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(base_url + "/")
-            page.goto(base_url + "/operations/live")
-            expect(page.locator("#live-status")).to_have_text("Live", timeout=10_000)
+            page = _live_page(browser, base_url)
             expect(page.locator("#live-waiting")).to_have_text("0")
             expect(page.locator("#queue-body")).to_contain_text("No case is waiting.")
             loads = page.evaluate("performance.getEntriesByType('navigation').length")
@@ -72,14 +74,7 @@ def test_live_page_ticks_a_long_wait_in_hours(committed_db_url, key_dir):
                            opened_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2, minutes=5))
             s.commit()
         with launch_chromium() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(base_url + "/login")
-            page.get_by_label("Username").fill("sup")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(base_url + "/")
-            page.goto(base_url + "/operations/live")
-            expect(page.locator("#live-status")).to_have_text("Live", timeout=10_000)
+            page = _live_page(browser, base_url)
             wait = page.locator("#live-longest-wait")
             expect(wait).to_have_text(re.compile(r"^2:05:\d\d$"))
             first = wait.inner_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 from tests.helpers.auth import PASSWORD
-from tests.helpers.server import launch_chromium, live_server
+from tests.helpers.server import launch_chromium, live_server, sign_in
 
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.service import create_user
@@ -32,11 +32,7 @@ def test_agent_resolves_a_case_at_375px(committed_db_url, key_dir) -> None:  # t
         with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 375, "height": 800})
             page.set_default_timeout(30_000)  # a loaded CI machine can be slow; nothing here measures speed
-            page.goto(base_url + "/login")
-            page.get_by_label("Username").fill("desk1")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(base_url + "/")
+            sign_in(page, base_url, "desk1")
             page.goto(base_url + "/practices/resolution")
             page.get_by_role("link", name=f"#{case_id}").click()
             expect(page.get_by_role("heading", level=1)).to_contain_text(f"Case #{case_id}", timeout=15_000)
