@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 from tests.helpers.auth import PASSWORD, login
-from tests.helpers.server import launch_chromium, live_server
+from tests.helpers.server import launch_chromium, live_server, sign_in
 
 from pxm.platform.audit.models import AuditEvent
 from pxm.platform.auth.actor import Actor
@@ -152,11 +152,7 @@ def test_admin_edits_a_policy_in_the_browser(committed_db_url, key_dir) -> None:
         with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(30_000)  # a loaded CI machine can be slow; nothing here measures speed
-            page.goto(base_url + "/login")
-            page.get_by_label("Username").fill("settings1")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(base_url + "/")
+            sign_in(page, base_url, "settings1")
             page.get_by_role("link", name="Service desk settings").first.click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Service desk settings", timeout=WAIT)
             page.get_by_role("link", name="Edit policy for Test results, any priority").click()
