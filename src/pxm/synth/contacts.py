@@ -47,6 +47,7 @@ HANDLE_MINUTES = {"phone": 6.5, "chat": 9.0, "portal": 3.5, "email": 4.0, "sms":
 WEEKDAY = (1.25, 1.1, 1.0, 1.0, 0.95, 0.22, 0.08)  # Monday..Sunday
 HOURS = [0, 0, 0, 0, 0, 0, 0, 2, 8, 10, 9, 7, 6, 8, 8, 7, 5, 3, 1, 0.5, 0.3, 0, 0, 0]
 TZ = ZoneInfo("America/Chicago")
+CLOSE_AFTER = dt.timedelta(days=3)  # a resolved case is closed three days later
 CODES = {"appointment_scheduling": "appointment_booked", "billing": "billing_corrected",
          "prescription_refill": "refill_sent", "test_results": "results_explained", "referral": "referral_made",
          "records_request": "records_sent", "medical_advice": "clinical_callback", "complaint": "complaint_resolved",
@@ -214,10 +215,10 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         case.resolved_at, case.reopened = _state_at_cutoff(contacts)
         if case.resolved_at is None:
             case.status = "in_progress" if any(c["agent_id"] for c in case.contacts) else "new"
-            if waiting and case.status == "new":
-                case.agent = None  # waiting for an agent: the live queue shows it
+            if case.status == "new":
+                case.agent = None  # nobody has taken it (waiting, or the patient hung up): the live queue shows it
         else:
-            case.status = "closed" if cutoff - case.resolved_at > dt.timedelta(days=3) else "resolved"
+            case.status = "closed" if cutoff - case.resolved_at > CLOSE_AFTER else "resolved"
         kept.append(case)
     return kept
 
@@ -233,6 +234,63 @@ def _state_at_cutoff(contacts: list[dict[str, Any]]) -> tuple[dt.datetime | None
         if c["resolved"] and c["ended_at"] is not None:
             resolved_at = c["ended_at"]
     return resolved_at, reopened
+
+
+def _insert_returning_ids(db: Any, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = db.connection().execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(i) for i in result.scalars().all()]
+
+
+def _event(case_id: int, at: dt.datetime, kind: str, from_status: str | None, to_status: str | None, *,
+           actor: str = "system:synth", note: str | None = None, **details: Any) -> dict[str, Any]:
+    return dict(case_id=case_id, at=at, actor=actor, kind=kind, from_status=from_status, to_status=to_status,
+                note=note, details=details)
+
+
+def case_history(case_id: int, case: _Case, row: dict[str, Any], contact_ids: list[int],
+                 escalation: tuple[dict[str, Any], int] | None) -> list[dict[str, Any]]:
+    """The ``case_events`` of a synthetic case, as the service desk writes them for the same contacts: opened,
+    assigned to the agent who takes its first answered contact, one ``contact`` event per contact, in progress
+    once answered, resolved in the contact that settles it, closed three days later, reopened (from resolved or
+    closed) by an answered inbound repeat, and the SLA escalation when the resolution target was missed. The
+    case's row (status, agent, resolution and close times) is where the history ends."""
+    events = [_event(case_id, case.opened_at, "opened", None, "new", reason=case.reason, priority="normal",
+                     source="contact")]
+    status = "new"
+    resolved_at: dt.datetime | None = None
+    for contact_id, x in zip(contact_ids, case.contacts, strict=True):
+        answered = not x["abandoned"] and x["agent_id"] is not None
+        start = x["started_at"]
+        if resolved_at is not None and x["direction"] == "inbound" and not x["abandoned"]:
+            if status == "resolved" and start - resolved_at > CLOSE_AFTER:
+                events.append(_event(case_id, resolved_at + CLOSE_AFTER, "transition", "resolved", "closed"))
+                status = "closed"
+            events.append(_event(case_id, start, "reopen", status, "in_progress",
+                                 note="reopened by a repeat contact"))
+            status, resolved_at = "in_progress", None
+        if answered and status == "new" and row["assigned_staff_id"] is not None:
+            events.append(_event(case_id, start, "assign", "new", "assigned", staff_id=row["assigned_staff_id"]))
+            status = "assigned"
+        events.append(_event(case_id, start, "contact", None, None, contact_id=contact_id, channel=x["channel"],
+                             direction=x["direction"]))
+        if answered and status in ("new", "assigned"):
+            events.append(_event(case_id, x["answered_at"] or start, "transition", status, "in_progress"))
+            status = "in_progress"
+        if x["resolved"] and x["ended_at"] is not None:
+            events.append(_event(case_id, x["ended_at"], "transition", status, "resolved",
+                                 resolution_code=CODES[case.reason]))
+            status, resolved_at = "resolved", x["ended_at"]
+    if row["closed_at"] is not None:
+        events.append(_event(case_id, row["closed_at"], "transition", status, "closed"))
+    if escalation is not None:
+        esc, esc_id = escalation
+        events.append(_event(case_id, esc["escalated_at"], "escalation", None, None, actor="system:sla",
+                             target=esc["target"], cycle=esc["cycle"], escalation_id=esc_id,
+                             priority=[esc["previous_priority"], esc["new_priority"]],
+                             supervisor_staff_id=esc["supervisor_staff_id"]))
+    return sorted(events, key=lambda e: e["at"])  # stable: same-time events keep the desk's order
 
 
 @register_step("contacts", order=45)
@@ -273,7 +331,7 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
                 external_ref=None, patient_id=c.patient_id, reason=c.reason, priority="normal", status=c.status,
                 channel=c.channel, source="contact", team=None, facility_id=None, assigned_staff_id=c.agent,
                 summary=None, opened_at=c.opened_at, first_response_at=first_resp, resolved_at=c.resolved_at,
-                closed_at=c.resolved_at + dt.timedelta(days=3) if c.status == "closed" and c.resolved_at else None,
+                closed_at=c.resolved_at + CLOSE_AFTER if c.status == "closed" and c.resolved_at else None,
                 reopened_count=c.reopened, resolution_code=CODES[c.reason] if c.resolved_at else None,
                 first_response_due_at=fr_due, resolution_due_at=res_due,
                 first_response_breached=bool(first_resp is None and fr_due < as_of or first_resp and first_resp > fr_due),
@@ -289,21 +347,21 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
             for x in c.contacts:
                 contact_rows.append(dict(external_id=None, patient_id=c.patient_id, case_id=case_id, reason=c.reason,
                                          outcome=None, created_at=x["started_at"], **x))
-            event_rows.append(dict(case_id=case_id, at=c.opened_at, actor="system:synth", kind="opened",
-                                   from_status=None, to_status="new", note=None, details={}))
-            if c.resolved_at is not None:
-                event_rows.append(dict(case_id=case_id, at=c.resolved_at, actor="system:synth", kind="transition",
-                                       from_status="in_progress", to_status="resolved", note=None,
-                                       details={"resolution_code": CODES[c.reason]}))
             if row["resolution_breached"]:
                 due = row["resolution_due_at"]
                 esc_rows.append(dict(case_id=case_id, target="resolution", cycle=c.reopened, due_at=due,
                                      escalated_at=due, previous_priority="normal", new_priority="high",
                                      supervisor_staff_id=supervisors[case_id % len(supervisors)] if supervisors else None,
                                      acknowledged_at=None, job_id=None))
-        for target, data in ((CONTACTS, contact_rows), (EVENTS, event_rows), (ESCALATIONS, esc_rows)):
-            if data:
-                db.connection().execute(insert(target), data)
+        contact_ids = _insert_returning_ids(db, CONTACTS, contact_rows)
+        escalated = {e["case_id"]: (e, esc_id) for e, esc_id in
+                     zip(esc_rows, _insert_returning_ids(db, ESCALATIONS, esc_rows), strict=True)}
+        at = 0
+        for case_id, c, row in zip(ids, chunk, rows, strict=True):
+            event_rows += case_history(case_id, c, row, contact_ids[at:at + len(c.contacts)], escalated.get(case_id))
+            at += len(c.contacts)
+        if event_rows:
+            db.connection().execute(insert(EVENTS), event_rows)
         enqueue_many(db, checks)
         n_contacts += len(contact_rows)
         n_events += len(event_rows)

@@ -61,6 +61,42 @@ def test_demo_backlog_is_recent_work_and_reopenings_match_the_contacts(session_f
         assert c.reopened_count == reopened, c.id
 
 
+def test_demo_case_histories_follow_the_lifecycle(session_factory, db) -> None:  # type: ignore[no-untyped-def]
+    """A demo case's history reads as the desk would have written it: opened, assigned to the agent who took
+    it, one event per contact, each status change starting where the last one ended and ending at the case's
+    status, one reopening per repeat, and the SLA escalation when there was one."""
+    from pxm.practices.resolution.models import Case, CaseEvent, Contact, Escalation
+
+    generate(session_factory, patients=1500, seed=5, as_of=AS_OF, only=["patients", "contacts"])
+    events: dict[int, list[CaseEvent]] = {}
+    for e in db.execute(select(CaseEvent).order_by(CaseEvent.at, CaseEvent.id)).scalars():
+        events.setdefault(e.case_id, []).append(e)
+    contacts: dict[int, set[int]] = {}
+    for case_id, contact_id in db.execute(select(Contact.case_id, Contact.id)):
+        contacts.setdefault(case_id, set()).add(contact_id)
+    escalations = {e.case_id: e.id for e in db.execute(select(Escalation)).scalars()}
+    kinds: Counter[str] = Counter()
+    for case in db.execute(select(Case)).scalars():
+        history = events[case.id]
+        kinds.update(e.kind for e in history)
+        assert history[0].kind == "opened" and history[0].to_status == "new", case.id
+        status = "new"
+        for e in history[1:]:
+            if e.to_status is not None:
+                assert e.from_status == status, (case.id, e.kind, e.from_status, status)
+                status = e.to_status
+        assert status == case.status, case.id
+        assert sum(e.kind == "reopen" for e in history) == case.reopened_count, case.id
+        assert {e.details["contact_id"] for e in history if e.kind == "contact"} == contacts.get(case.id, set())
+        assigned = [e.details["staff_id"] for e in history if e.kind == "assign"]
+        assert assigned == ([case.assigned_staff_id] if case.status != "new" else []), case.id
+        escalated = [e.details["escalation_id"] for e in history if e.kind == "escalation"]
+        assert escalated == ([escalations[case.id]] if case.id in escalations else []), case.id
+        if case.status == "closed":
+            assert [e.at for e in history if e.to_status is not None][-1] == case.closed_at, case.id
+    assert kinds["reopen"] > 0 and kinds["escalation"] > 0 and kinds["assign"] > 0
+
+
 def test_same_seed_same_cases() -> None:
     import numpy as np
 
