@@ -25,6 +25,7 @@ from pxm.platform.jobs.service import enqueue_many
 from pxm.platform.people.models import Patient
 from pxm.practices.resolution import sla
 from pxm.practices.resolution.models import Case, CaseEvent, Contact, Escalation
+from pxm.practices.resolution.tasks import raised
 from pxm.synth.org import OrgRefs
 from pxm.synth.registry import SynthContext, register_step
 
@@ -65,6 +66,7 @@ class _Case:
     resolved_at: dt.datetime | None = None
     reopened: int = 0
     status: str = "new"
+    cycles: list[tuple[dt.datetime, dt.datetime | None]] = field(default_factory=list)  # see ``_cycles``
 
 
 class _Maker:
@@ -212,7 +214,8 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         case.contacts = contacts
         if not contacts and not waiting:
             continue
-        case.resolved_at, case.reopened = _state_at_cutoff(contacts)
+        case.cycles = _cycles(case.opened_at, contacts)
+        case.resolved_at, case.reopened = case.cycles[-1][1], len(case.cycles) - 1
         if case.resolved_at is None:
             case.status = "in_progress" if any(c["agent_id"] for c in case.contacts) else "new"
             if case.status == "new":
@@ -223,17 +226,42 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
     return kept
 
 
-def _state_at_cutoff(contacts: list[dict[str, Any]]) -> tuple[dt.datetime | None, int]:
-    """When the case was last resolved (None: open) and how often it was reopened, from the contacts that
-    happened by the cutoff: a repeat made later has not reopened it yet. As the service desk does it, only an
-    answered inbound contact reopens a resolved case."""
-    resolved_at, reopened = None, 0
+def _cycles(opened_at: dt.datetime, contacts: list[dict[str, Any]]) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """The case's SLA cycles from the contacts made by the cutoff: (start, resolved at, or None while open). The
+    first starts when the case opens; as the service desk does it, an answered inbound contact reopens a resolved
+    case and starts the next. A repeat made after the cutoff has not reopened it yet."""
+    cycles: list[tuple[dt.datetime, dt.datetime | None]] = [(opened_at, None)]
     for c in contacts:
-        if resolved_at is not None and c["direction"] == "inbound" and not c["abandoned"]:
-            resolved_at, reopened = None, reopened + 1
+        if cycles[-1][1] is not None and c["direction"] == "inbound" and not c["abandoned"]:
+            cycles.append((c["started_at"], None))
         if c["resolved"] and c["ended_at"] is not None:
-            resolved_at = c["ended_at"]
-    return resolved_at, reopened
+            cycles[-1] = (cycles[-1][0], c["ended_at"])
+    return cycles
+
+
+def _due(hours: sla.Hours | None, start: dt.datetime, minutes: int) -> dt.datetime:
+    """An SLA target's due time: ``minutes`` after ``start``, counted in business hours when given."""
+    return hours.add(start, minutes) if hours is not None else start + dt.timedelta(minutes=minutes)
+
+
+def _escalations(case: _Case, first_response: tuple[dt.datetime, dt.datetime | None],
+                 resolution_dues: list[dt.datetime], as_of: dt.datetime,
+                 supervisor: int | None) -> list[dict[str, Any]]:
+    """The SLA escalations of a case, as ``sla.check`` writes them when a target passes unmet: the first
+    response (due, answered at) and each cycle's resolution (``resolution_dues``, one per cycle); each raises
+    the priority one step from where the last left it."""
+    fr_due, answered = first_response
+    late = [("first_response", 0, fr_due)] if (answered or as_of) > fr_due else []
+    late += [("resolution", k, due) for k, ((_, resolved), due) in enumerate(zip(case.cycles, resolution_dues,
+                                                                                 strict=True))
+             if (resolved or as_of) > due]
+    rows, priority = [], "normal"
+    for target, cycle, due in sorted(late, key=lambda x: x[2]):
+        rows.append(dict(target=target, cycle=cycle, due_at=due, escalated_at=due, previous_priority=priority,
+                         new_priority=raised(priority), supervisor_staff_id=supervisor, acknowledged_at=None,
+                         job_id=None))
+        priority = raised(priority)
+    return rows
 
 
 def _insert_returning_ids(db: Any, table: Table, rows: list[dict[str, Any]]) -> list[int]:
@@ -250,11 +278,11 @@ def _event(case_id: int, at: dt.datetime, kind: str, from_status: str | None, to
 
 
 def case_history(case_id: int, case: _Case, row: dict[str, Any], contact_ids: list[int],
-                 escalation: tuple[dict[str, Any], int] | None) -> list[dict[str, Any]]:
+                 escalations: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
     """The ``case_events`` of a synthetic case, as the service desk writes them for the same contacts: opened,
     assigned to the agent who takes its first answered contact, one ``contact`` event per contact, in progress
     once answered, resolved in the contact that settles it, closed three days later, reopened (from resolved or
-    closed) by an answered inbound repeat, and the SLA escalation when the resolution target was missed. The
+    closed) by an answered inbound repeat, and the SLA escalations (``_escalations``) with their ids. The
     case's row (status, agent, resolution and close times) is where the history ends."""
     events = [_event(case_id, case.opened_at, "opened", None, "new", reason=case.reason, priority="normal",
                      source="contact")]
@@ -284,8 +312,7 @@ def case_history(case_id: int, case: _Case, row: dict[str, Any], contact_ids: li
             status, resolved_at = "resolved", x["ended_at"]
     if row["closed_at"] is not None:
         events.append(_event(case_id, row["closed_at"], "transition", status, "closed"))
-    if escalation is not None:
-        esc, esc_id = escalation
+    for esc, esc_id in escalations:
         events.append(_event(case_id, esc["escalated_at"], "escalation", None, None, actor="system:sla",
                              target=esc["target"], cycle=esc["cycle"], escalation_id=esc_id,
                              priority=[esc["previous_priority"], esc["new_priority"]],
@@ -315,20 +342,25 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
     n_contacts = n_events = n_esc = 0
     for i in range(0, len(cases), ctx.chunk_size):
         chunk = cases[i:i + ctx.chunk_size]
-        rows = []
+        rows: list[dict[str, Any]] = []
+        escalations: list[list[dict[str, Any]]] = []  # per case of the chunk
         for c in chunk:
             key = (c.reason, "normal")
             if key not in policies:
                 p = sla.policy_for(db, c.reason, "normal")
                 policies[key] = (p.first_response_minutes, p.resolution_minutes, p.business_hours) if p else (240, 1200, True)
             fr_min, res_min, business = policies[key]
-            use = hours if business and hours is not None else None
-            fr_due = use.add(c.opened_at, fr_min) if use else c.opened_at + dt.timedelta(minutes=fr_min)
-            res_due = use.add(c.opened_at, res_min) if use else c.opened_at + dt.timedelta(minutes=res_min)
+            use = hours if business else None
+            fr_due = _due(use, c.opened_at, fr_min)
+            res_dues = [_due(use, start, res_min) for start, _ in c.cycles]  # each reopening starts a new cycle
+            res_due = res_dues[-1]
             answered = [x for x in c.contacts if not x["abandoned"]]
             first_resp = (answered[0]["answered_at"] or answered[0]["started_at"]) if answered else None
+            escalations.append(_escalations(c, (fr_due, first_resp), res_dues, as_of,
+                                            supervisors[len(escalations) % len(supervisors)] if supervisors else None))
             rows.append(dict(
-                external_ref=None, patient_id=c.patient_id, reason=c.reason, priority="normal", status=c.status,
+                external_ref=None, patient_id=c.patient_id, reason=c.reason,
+                priority=escalations[-1][-1]["new_priority"] if escalations[-1] else "normal", status=c.status,
                 channel=c.channel, source="contact", team=None, facility_id=None, assigned_staff_id=c.agent,
                 summary=None, opened_at=c.opened_at, first_response_at=first_resp, resolved_at=c.resolved_at,
                 closed_at=c.resolved_at + CLOSE_AFTER if c.status == "closed" and c.resolved_at else None,
@@ -336,29 +368,24 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
                 first_response_due_at=fr_due, resolution_due_at=res_due,
                 first_response_breached=bool(first_resp is None and fr_due < as_of or first_resp and first_resp > fr_due),
                 resolution_breached=bool((c.resolved_at or as_of) > res_due), updated_at=c.resolved_at or c.opened_at))
-            if rows[-1]["resolution_breached"]:
-                rows[-1]["priority"] = "high"  # escalated below
         ids = db.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True), rows).scalars().all()
         contact_rows, event_rows, esc_rows, checks = [], [], [], []
-        for case_id, c, row in zip(ids, chunk, rows, strict=True):
+        for case_id, c, row, escs in zip(ids, chunk, rows, escalations, strict=True):
             if c.resolved_at is None:  # still open: its SLA targets are watched as any open case's are
                 dues = {t: cast(dt.datetime, row[f"{t}_due_at"]) for t in sla.TARGETS}
                 checks += sla.check_jobs(case_id, c.reopened, dues)
             for x in c.contacts:
                 contact_rows.append(dict(external_id=None, patient_id=c.patient_id, case_id=case_id, reason=c.reason,
                                          outcome=None, created_at=x["started_at"], **x))
-            if row["resolution_breached"]:
-                due = row["resolution_due_at"]
-                esc_rows.append(dict(case_id=case_id, target="resolution", cycle=c.reopened, due_at=due,
-                                     escalated_at=due, previous_priority="normal", new_priority="high",
-                                     supervisor_staff_id=supervisors[case_id % len(supervisors)] if supervisors else None,
-                                     acknowledged_at=None, job_id=None))
+            esc_rows += [{**e, "case_id": case_id} for e in escs]
         contact_ids = _insert_returning_ids(db, CONTACTS, contact_rows)
-        escalated = {e["case_id"]: (e, esc_id) for e, esc_id in
-                     zip(esc_rows, _insert_returning_ids(db, ESCALATIONS, esc_rows), strict=True)}
+        escalated: dict[int, list[tuple[dict[str, Any], int]]] = {}
+        for e, esc_id in zip(esc_rows, _insert_returning_ids(db, ESCALATIONS, esc_rows), strict=True):
+            escalated.setdefault(e["case_id"], []).append((e, esc_id))
         at = 0
         for case_id, c, row in zip(ids, chunk, rows, strict=True):
-            event_rows += case_history(case_id, c, row, contact_ids[at:at + len(c.contacts)], escalated.get(case_id))
+            event_rows += case_history(case_id, c, row, contact_ids[at:at + len(c.contacts)],
+                                       escalated.get(case_id, []))
             at += len(c.contacts)
         if event_rows:
             db.connection().execute(insert(EVENTS), event_rows)

@@ -64,7 +64,8 @@ def test_demo_backlog_is_recent_work_and_reopenings_match_the_contacts(session_f
 def test_demo_case_histories_follow_the_lifecycle(session_factory, db) -> None:  # type: ignore[no-untyped-def]
     """A demo case's history reads as the desk would have written it: opened, assigned to the agent who took
     it, one event per contact, each status change starting where the last one ended and ending at the case's
-    status, one reopening per repeat, and the SLA escalation when there was one."""
+    status, one reopening per repeat, and an SLA escalation only while the case was open, in the cycle whose
+    target it missed, each raising the priority from where the last left it."""
     from pxm.practices.resolution.models import Case, CaseEvent, Contact, Escalation
 
     generate(session_factory, patients=1500, seed=5, as_of=AS_OF, only=["patients", "contacts"])
@@ -74,24 +75,33 @@ def test_demo_case_histories_follow_the_lifecycle(session_factory, db) -> None: 
     contacts: dict[int, set[int]] = {}
     for case_id, contact_id in db.execute(select(Contact.case_id, Contact.id)):
         contacts.setdefault(case_id, set()).add(contact_id)
-    escalations = {e.case_id: e.id for e in db.execute(select(Escalation)).scalars()}
+    escalations: dict[int, list[int]] = {}
+    for e in db.execute(select(Escalation).order_by(Escalation.escalated_at)).scalars():
+        escalations.setdefault(e.case_id, []).append(e.id)
     kinds: Counter[str] = Counter()
     for case in db.execute(select(Case)).scalars():
         history = events[case.id]
         kinds.update(e.kind for e in history)
         assert history[0].kind == "opened" and history[0].to_status == "new", case.id
-        status = "new"
+        status, cycle, priority = "new", 0, "normal"
         for e in history[1:]:
             if e.to_status is not None:
                 assert e.from_status == status, (case.id, e.kind, e.from_status, status)
                 status = e.to_status
+            cycle += e.kind == "reopen"
+            if e.kind == "escalation":  # a target passes unmet while the case is open, in the cycle it belongs to
+                assert status not in ("resolved", "closed"), (case.id, e.details)
+                assert e.details["cycle"] == (cycle if e.details["target"] == "resolution" else 0), case.id
+                assert e.details["priority"][0] == priority, case.id
+                priority = e.details["priority"][1]
+        assert case.priority == priority, case.id
         assert status == case.status, case.id
         assert sum(e.kind == "reopen" for e in history) == case.reopened_count, case.id
         assert {e.details["contact_id"] for e in history if e.kind == "contact"} == contacts.get(case.id, set())
         assigned = [e.details["staff_id"] for e in history if e.kind == "assign"]
         assert assigned == ([case.assigned_staff_id] if case.status != "new" else []), case.id
         escalated = [e.details["escalation_id"] for e in history if e.kind == "escalation"]
-        assert escalated == ([escalations[case.id]] if case.id in escalations else []), case.id
+        assert escalated == escalations.get(case.id, []), case.id
         if case.status == "closed":
             assert [e.at for e in history if e.to_status is not None][-1] == case.closed_at, case.id
     assert kinds["reopen"] > 0 and kinds["escalation"] > 0 and kinds["assign"] > 0

@@ -23,7 +23,8 @@ from pxm.practices.resolution.service import _event
 from pxm.practices.resolution.sla import SLA_JOB
 
 
-def _raised(priority: str) -> str:
+def raised(priority: str) -> str:
+    """The priority an escalation raises ``priority`` to (one step up, at most urgent)."""
     order = [p.value for p in PRIORITY_ORDER]
     i = order.index(priority) if priority in order else order.index(Priority.normal.value)
     return order[min(i + 1, len(order) - 1)]
@@ -66,7 +67,7 @@ def check_sla(session: Session, case_id: int, target: str, cycle: int, job_id: i
     if existing is not None:
         return {"outcome": "already_escalated", "escalation_id": int(existing[0])}
     previous = case.priority
-    case.priority = _raised(previous)
+    case.priority = raised(previous)
     if target == "first_response":
         case.first_response_breached = True
     else:
