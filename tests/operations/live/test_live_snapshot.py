@@ -28,6 +28,9 @@ def contact(db, case, start, *, queued_wait=None, handle=None, abandoned=False, 
 def test_snapshot_numbers(db, make_agent, make_patient, open_case):
     make_agent(status="offline", capacity=1)
     make_agent(status="away")
+    # the desk's staff are who takes cases, whatever the title: a billing specialist counts, a nurse does not
+    make_agent(status="away").job_role = "billing_specialist"
+    make_agent(status="available", capacity=0, reasons=()).job_role = "nurse"
     p = make_patient()
     # unassigned: 2 billing (1 urgent opened 20 min ago, 1 normal), 1 referral low; nobody available to route
     c1 = open_case(p, "billing", priority="urgent", opened_minutes_ago=0)
@@ -62,7 +65,7 @@ def test_snapshot_numbers(db, make_agent, make_patient, open_case):
     assert s["sla"]["at_risk"] == 1 and s["sla"]["breached"] == 1
     assert [i["case_id"] for i in s["sla"]["items"]] == [c1.id]
     assert s["sla"]["items"][0]["minutes_left"] == 10
-    assert s["agents"]["by_status"] == {"available": 0, "busy": 0, "away": 1, "offline": 1}
+    assert s["agents"]["by_status"] == {"available": 0, "busy": 0, "away": 2, "offline": 1}
     t = s["today"]
     assert t["contacts"] == 5 and t["offered"] == 4 and t["answered"] == 3 and t["abandoned"] == 1
     assert t["asa_seconds"] == round((10 + 40 + 20) / 3, 1)

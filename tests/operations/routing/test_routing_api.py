@@ -74,3 +74,25 @@ def test_settings_are_data_and_validated(client, db):
     assert bad.status_code == 422 and "step2_after_seconds must be at least" in bad.json()["error"]["message"]
     assert client.patch("/api/v1/routing/settings", json={"step1_after_seconds": 1},
                         headers=token_headers(db, "analyst")).status_code == 403
+
+
+def test_agents_table_lists_the_desk_staff(client, db, make_agent, make_patient, open_case):
+    """The routing page's Agents table shows who takes cases (capacity above 0), not the rest of the staff; a
+    nurse appears once she holds an open case (reassigned to her)."""
+    make_agent("Desk Dana")
+    nurse = make_agent("Nurse Nora", capacity=0, reasons=())
+    nurse.job_role = "nurse"
+    case = open_case(make_patient())
+    db.commit()
+    login(client, db, "cx_manager", "sup-roster")
+
+    def roster() -> str:
+        page = client.get("/operations/routing")
+        assert page.status_code == 200
+        return page.text.split('<table id="agents">', 1)[1].split("</table>", 1)[0]
+
+    assert "Desk Dana" in roster() and "Nurse Nora" not in roster()
+    r = client.post(f"/api/v1/routing/cases/{case.id}/reassign", json={"staff_id": nurse.id, "note": "clinical"},
+                    headers=token_headers(db, "cx_manager", "sup-roster-api"))
+    assert r.status_code == 200, r.text
+    assert "Nurse Nora" in roster()

@@ -130,8 +130,10 @@ def _sla(session: Session, now: dt.datetime, horizon_minutes: int) -> dict[str, 
 
 
 def _agents(session: Session) -> dict[str, Any]:
+    """The desk's staff by status: everyone routing may give cases to (active, capacity above 0), whatever
+    their job title (agents, billing specialists, supervisors who take cases); not nurses or physicians."""
     rows = session.execute(
-        select(Staff.status, func.count()).where(Staff.active.is_(True), Staff.job_role == "agent")
+        select(Staff.status, func.count()).where(Staff.active.is_(True), Staff.capacity > 0)
         .group_by(Staff.status)
     ).all()
     by_status = {s.value: 0 for s in StaffStatus}

@@ -33,7 +33,9 @@ def _context(db: Session) -> dict[str, Any]:
                               .order_by(RoutingDecision.id)).scalars():
             last[row.case_id] = row
     names = dict(db.execute(select(Staff.id, Staff.display_name)).all())
-    agents = sorted(service.load_agents(db, available_only=False),
+    # the desk's staff: who routing may give cases to (capacity above 0), and anyone else still holding open
+    # cases (a case reassigned to a nurse, say); not the rest of the organization's staff
+    agents = sorted((a for a in service.load_agents(db, available_only=False) if a.capacity > 0 or a.load > 0),
                     key=lambda a: ({"available": 0, "busy": 1, "away": 2, "offline": 3}.get(a.status, 4), a.name))
     return {
         "queue": [{"case": c, "wait_min": int((now - c.opened_at).total_seconds() // 60),
