@@ -45,16 +45,20 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
             expect(page.locator("#queue-body")).to_contain_text("No case is waiting.")
             loads = page.evaluate("performance.getEntriesByType('navigation').length")
 
+            expect(page.locator("#live-aht")).to_have_text("\u2013")
             now = dt.datetime.now(dt.UTC)
+            start = max(now - dt.timedelta(minutes=5), now.replace(hour=0, minute=0, second=0, microsecond=0))
             r = httpx.post(base_url + "/api/v1/contacts", headers={"Authorization": f"Bearer {token}"}, json={
                 "patient_id": patient_id, "channel": "phone", "direction": "inbound", "reason": "billing",
-                "started_at": now.isoformat(), "queued_at": now.isoformat()})
+                "started_at": start.isoformat(), "queued_at": start.isoformat(),
+                "ended_at": (start + dt.timedelta(seconds=250)).isoformat()})  # a voicemail: no agent took it
             assert r.status_code == 201, r.text
 
             # No agent is available, so the new case waits in the queue: the page shows it within 2 seconds.
             expect(page.locator("#live-waiting")).to_have_text("1", timeout=2_000)
             expect(page.locator("#queue-body")).to_contain_text("billing", timeout=2_000)
             expect(page.locator("#live-contacts")).to_have_text("1", timeout=2_000)
+            expect(page.locator("#live-aht")).to_have_text("4:10")  # as pushed, m:ss as the template writes it
             expect(page.locator("#live-as-of")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # as pushed
             assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # no reload
             page.close()

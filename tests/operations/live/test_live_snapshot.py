@@ -123,10 +123,14 @@ def test_live_api_page_and_permissions(client, db, make_patient, open_case):
 
 
 def test_live_page_writes_a_long_wait_in_hours(client, db, make_patient, open_case):
-    open_case(make_patient(), "billing", opened_minutes_ago=125)
+    case = open_case(make_patient(), "billing", opened_minutes_ago=125)
+    now = dt.datetime.now(dt.UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    contact(db, case, max(now - dt.timedelta(minutes=10), midnight), queued_wait=0, handle=250)
     db.commit()
     login(client, db, "cx_manager")
     page = client.get("/operations/live").text
     assert re.search(r'id="live-longest-wait"[^>]*>2:05:0\d<', page), page
+    assert 'id="live-aht">4:10<' in page  # the handling time as m:ss too, not "250.0 s"
     assert re.search(r'<time id="live-as-of" datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">\d\d:\d\d:\d\d</time> UTC',
                      page)  # the time of day, the full timestamp in the markup

@@ -14,6 +14,7 @@
     var m = Math.floor(n / 60);
     return (m >= 60 ? Math.floor(m / 60) + ":" + two(m % 60) : m) + ":" + two(n % 60);
   }
+  function dur(x) { return x === null || x === undefined ? "\u2013" : wait(Math.round(x)); }  // AHT, as the template
   function label(code) { return String(code).replace(/_/g, " "); }
   function cell(tag, text, cls) { var c = document.createElement(tag); c.textContent = text; if (cls) { c.className = cls; } return c; }
 
@@ -75,7 +76,7 @@
     setText("live-breached", s.sla.breached);
     Object.keys(s.agents.by_status).forEach(function (k) { setText("live-agents-" + k, s.agents.by_status[k]); });
     var t = s.today;
-    setText("live-fcr", pct(t.fcr_rate)); setText("live-aht", secs(t.aht_seconds)); setText("live-asa", secs(t.asa_seconds));
+    setText("live-fcr", pct(t.fcr_rate)); setText("live-aht", dur(t.aht_seconds)); setText("live-asa", secs(t.asa_seconds));
     setText("live-abandon", pct(t.abandonment_rate)); setText("live-sl", pct(t.service_level));
     setText("live-contacts", t.contacts);
     document.querySelectorAll("svg.spark").forEach(function (svg) {
