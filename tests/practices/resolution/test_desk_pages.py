@@ -83,8 +83,9 @@ def test_fcr_dashboard_drills_down_to_repeat_contacts(client, db, actor, make_pa
     db.commit()
     page = client.get("/practices/resolution/fcr", params={"by": "agent", "from": "2025-03-03", "to": "2025-03-03"})
     assert page.status_code == 200 and "ann-page" in page.text and 'id="fcr-rate">0.0%' in page.text
-    # the contact-centre table: ann's one 5-minute call
-    assert re.search(r'<th scope="row">ann-page</th><td class="num">1</td>\s*<td class="num">5.0</td>', page.text)
+    # the contact-centre table: ann's one 5-minute call, her row headed by her name (and her username)
+    head = rf'<th scope="row">{ann.display_name} <span class="hint">ann-page</span></th>'
+    assert re.search(head + r'<td class="num">1</td>\s*<td class="num">5.0</td>', page.text)
     link = re.search(r'href="(/practices/resolution/fcr/repeats\?by=agent&amp;key=ann-page[^"]*)"', page.text)
     assert link is not None
     drill = client.get(link.group(1).replace("&amp;", "&"))
@@ -107,7 +108,7 @@ def test_contact_handling_table_writes_its_figures_to_fixed_decimals(client, db,
     db.commit()
     page = client.get("/practices/resolution/fcr", params={"by": "agent", "from": "2025-03-03", "to": "2025-03-03"})
     ops = page.text[page.text.index('id="ops-h"'):]  # the contact-centre table, below the FCR table
-    row = re.search(r'<th scope="row">bo-page</th>(.*?)</tr>', ops, re.S)
+    row = re.search(r'<th scope="row">[^<]*<span class="hint">bo-page</span></th>(.*?)</tr>', ops, re.S)
     assert row is not None
     cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
     # contacts, AHT (min: 228 s and 120 s), ASA (s), abandoned, service level, repeat rate, contacts per resolved case

@@ -154,9 +154,11 @@ def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATT
                             tz=settings.timezone)
     ops = metrics.contacts_report(db, as_of=utcnow(), start=d0, end=d1, by=by, window_days=window_days,
                                   tz=settings.timezone)
+    # by agent, the groups are keyed by username (as in the JSON and the CLI); the page shows the person's name
+    names = dict(db.execute(select(Staff.username, Staff.display_name)).tuples().all()) if by == "agent" else {}
     return render(request, "resolution/fcr.html", {
         "page_title": "First contact resolution", "report": report, "ops": ops, "by": by, "groupings": fcr.GROUPINGS,
-        "start": start or "", "end": end or "", "window_days": window_days, "error": error})
+        "start": start or "", "end": end or "", "window_days": window_days, "error": error, "names": names})
 
 
 @router.get("/fcr/repeats", response_class=HTMLResponse)
