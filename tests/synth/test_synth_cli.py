@@ -24,6 +24,8 @@ runner = CliRunner()
 def env(committed_db_url, key_dir, monkeypatch):
     monkeypatch.setenv("PXM_DATABASE_URL", committed_db_url)
     monkeypatch.setenv("PXM_KEY_DIR", str(key_dir))
+    monkeypatch.setenv("PXM_TIMEZONE", "-")  # recorded, so that what ``pxm demo`` sets is undone afterwards
+    monkeypatch.delenv("PXM_TIMEZONE")
     get_settings.cache_clear()
     yield committed_db_url
     get_settings.cache_clear()
@@ -35,9 +37,10 @@ def _json(args: list[str]) -> dict:
     return json.loads(result.stdout)
 
 
-def test_demo_then_audit_verify(env, key_dir):
+def test_demo_then_audit_verify(env, key_dir, monkeypatch):
     out = _json(["demo", "--no-serve", "--patients", "300", "--seed", "5", "--format", "json"])
     assert out["generated"] is True and out["synth"]["counts"]["patients"] == 300
+    assert out["timezone"] == "America/Chicago"  # the demo organization's days, unless PXM_TIMEZONE says otherwise
     logins = {x["username"]: x for x in out["logins"]}
     assert set(logins) == {"admin", "cx_manager", "agent", "analyst", "auditor"}
     engine = make_engine(env)
@@ -50,8 +53,10 @@ def test_demo_then_audit_verify(env, key_dir):
         assert db.execute(select(Staff.job_role).where(Staff.user_id == agent.id)).scalar_one() == "agent"
         db.commit()
     # a second run keeps the data, issues new passwords and retires the old ones
+    monkeypatch.setenv("PXM_TIMEZONE", "Europe/Lisbon")
+    get_settings.cache_clear()
     again = _json(["demo", "--no-serve", "--format", "json"])
-    assert again["generated"] is False
+    assert again["generated"] is False and again["timezone"] == "Europe/Lisbon"
     new_admin = {x["username"]: x for x in again["logins"]}["admin"]["password"]
     assert new_admin != logins["admin"]["password"]
     with factory() as db:

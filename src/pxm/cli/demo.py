@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from pxm.platform.db.migrate import upgrade
 from pxm.platform.people.crypto import configure_keyring
 from pxm.platform.people.models import Staff
 from pxm.platform.people.service import count_patients
+from pxm.synth.org import ORG_TIMEZONE
 from pxm.synth.run import SynthReport, generate
 
 DEMO_USERS = (  # (username, role, display name)
@@ -120,6 +122,17 @@ def ensure_demo_users(factory: sessionmaker[Session]) -> list[dict[str, str]]:
     return logins
 
 
+def _in_demo_time_zone(settings: Settings) -> Settings:
+    """The demo organization is in Chicago: unless a time zone is configured (``PXM_TIMEZONE``, in the
+    environment or ``.env``), its days and hours (live "today", FCR by day, staffing by hour) are Chicago's.
+    Set in the environment, so that worker processes started by ``serve`` see it too."""
+    if "timezone" in settings.model_fields_set:
+        return settings
+    os.environ["PXM_TIMEZONE"] = ORG_TIMEZONE
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def demo_cmd(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="start the web app afterwards"),
     patients: int = typer.Option(20_000, "--patients", min=0, help="patients to generate on a fresh database"),
@@ -127,7 +140,7 @@ def demo_cmd(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Prepare a demo: migrate, load the demo organization (once), print logins, then serve."""
-    settings = get_settings()
+    settings = _in_demo_time_zone(get_settings())
     text = fmt == OutputFormat.text
     factory = _prepare(settings)
     with factory() as db:
@@ -144,7 +157,7 @@ def demo_cmd(
     if fmt == OutputFormat.json:
         print_json({"database_url": settings.database_url.split("@")[-1], "generated": report is not None,
                     "synth": report.to_dict() if report else None, "logins": logins,
-                    "url": settings.public_base_url})
+                    "url": settings.public_base_url, "timezone": settings.timezone})
     else:
         if report is not None:
             _print_report(report)
@@ -154,6 +167,7 @@ def demo_cmd(
         for login in logins:
             table.add_row(login["username"], login["role"], login["password"])
         console.print(table)
+        console.print(f"Days and hours are {settings.timezone}'s (PXM_TIMEZONE).")
         console.print(f"Open {settings.public_base_url} and sign in as [bold]admin[/].")
     if serve:
         from pxm.cli import serve as serve_module  # imported lazily: uvicorn is not needed for --no-serve

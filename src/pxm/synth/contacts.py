@@ -26,7 +26,7 @@ from pxm.platform.people.models import Patient
 from pxm.practices.resolution import sla
 from pxm.practices.resolution.models import Case, CaseEvent, Contact, Escalation
 from pxm.practices.resolution.tasks import raised
-from pxm.synth.org import OrgRefs
+from pxm.synth.org import ORG_TIMEZONE, OrgRefs
 from pxm.synth.registry import SynthContext, register_step
 
 # No sealed columns in these tables: the mapped tables themselves serve Core inserts.
@@ -47,7 +47,7 @@ CHANNEL_SHARE = (0.52, 0.16, 0.13, 0.09, 0.05, 0.05)
 HANDLE_MINUTES = {"phone": 6.5, "chat": 9.0, "portal": 3.5, "email": 4.0, "sms": 2.0, "walk_in": 8.0}
 WEEKDAY = (1.25, 1.1, 1.0, 1.0, 0.95, 0.22, 0.08)  # Monday..Sunday
 HOURS = [0, 0, 0, 0, 0, 0, 0, 2, 8, 10, 9, 7, 6, 8, 8, 7, 5, 3, 1, 0.5, 0.3, 0, 0, 0]
-TZ = ZoneInfo("America/Chicago")
+TZ = ZoneInfo(ORG_TIMEZONE)
 CLOSE_AFTER = dt.timedelta(days=3)  # a resolved case is closed three days later
 CODES = {"appointment_scheduling": "appointment_booked", "billing": "billing_corrected",
          "prescription_refill": "refill_sent", "test_results": "results_explained", "referral": "referral_made",
@@ -336,7 +336,9 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
     cases = build_cases(ctx.rng("contacts"), patient_ids, sorted(org.agents), start, as_of,
                         n_cases=int(len(patient_ids) * 1.45), until=ctx.until)
     as_of = max(as_of, ctx.until or as_of)
-    hours = sla.calendar_for(db, None)
+    # a case belongs to the patient's home facility, as on the desk, and its SLA counts that facility's hours
+    home = dict(db.execute(select(Patient.id, Patient.home_facility_id).where(Patient.id > after)).tuples().all())
+    calendars = {fac: sla.calendar_for(db, fac) for fac in set(home.values())}
     policies: dict[tuple[str, str], tuple[int, int, bool]] = {}
     supervisors = sorted(org.supervisors)
     n_contacts = n_events = n_esc = 0
@@ -350,7 +352,7 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
                 p = sla.policy_for(db, c.reason, "normal")
                 policies[key] = (p.first_response_minutes, p.resolution_minutes, p.business_hours) if p else (240, 1200, True)
             fr_min, res_min, business = policies[key]
-            use = hours if business else None
+            use = calendars[home[c.patient_id]] if business else None
             fr_due = _due(use, c.opened_at, fr_min)
             res_dues = [_due(use, start, res_min) for start, _ in c.cycles]  # each reopening starts a new cycle
             res_due = res_dues[-1]
@@ -361,7 +363,8 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
             rows.append(dict(
                 external_ref=None, patient_id=c.patient_id, reason=c.reason,
                 priority=escalations[-1][-1]["new_priority"] if escalations[-1] else "normal", status=c.status,
-                channel=c.channel, source="contact", team=None, facility_id=None, assigned_staff_id=c.agent,
+                channel=c.channel, source="contact", team=None, facility_id=home[c.patient_id],
+                assigned_staff_id=c.agent,
                 summary=None, opened_at=c.opened_at, first_response_at=first_resp, resolved_at=c.resolved_at,
                 closed_at=c.resolved_at + CLOSE_AFTER if c.status == "closed" and c.resolved_at else None,
                 reopened_count=c.reopened, resolution_code=CODES[c.reason] if c.resolved_at else None,

@@ -1,4 +1,5 @@
-"""Step "org": 3 facilities, 16 departments and service lines, ~60 staff with roles, skills and capacity."""
+"""Step "org": 3 facilities (each with its contact center's business hours), 16 departments and service lines,
+~60 staff with roles, skills and capacity."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from sqlalchemy import select
 
 from pxm.platform.db.base import utcnow
 from pxm.platform.people.models import OrgUnit, Staff
+from pxm.practices.resolution.models import BusinessCalendar
 from pxm.synth.names import EN_FAMILY, EN_FEMALE, EN_MALE, ES_FAMILY, ES_FEMALE, ES_MALE
 from pxm.synth.registry import SynthContext, register_step
 
+ORG_TIMEZONE = "America/Chicago"  # where the demo organization is: its facilities, hours and patients' days
 FACILITIES = (
-    ("RMC", "Riverbend Medical Center", "America/Chicago"),          # flagship hospital
-    ("NCH", "Northside Community Hospital", "America/Chicago"),
-    ("LOC", "Lakeview Outpatient & Telehealth Center", "America/Chicago"),
+    ("RMC", "Riverbend Medical Center", ORG_TIMEZONE),          # flagship hospital
+    ("NCH", "Northside Community Hospital", ORG_TIMEZONE),
+    ("LOC", "Lakeview Outpatient & Telehealth Center", ORG_TIMEZONE),
 )
+# the service desk's business hours at each facility (SLA targets count these), local time
+DESK_HOURS = {str(d): ["08:00", "18:00"] for d in range(1, 6)}
 # (code, name, kind, facility code, clinical)
 DEPARTMENTS = (
     ("ED", "Emergency Department", "department", "RMC", True),
@@ -58,6 +63,20 @@ class OrgRefs:
     managers: list[int] = field(default_factory=list)
 
 
+def _desk_calendars(ctx: SynthContext, refs: OrgRefs) -> int:
+    """A business-hours calendar for each facility that has none, in the organization's time zone (the
+    database's default calendar, which cases without a facility use, is left as it is)."""
+    have = set(ctx.db.execute(select(BusinessCalendar.facility_id)).scalars())
+    added = 0
+    for code, name, tz in FACILITIES:
+        if refs.facilities[code] not in have:
+            ctx.db.add(BusinessCalendar(facility_id=refs.facilities[code], name=f"{name} (Mon-Fri 08:00-18:00)",
+                                        timezone=tz, hours=DESK_HOURS, holidays=[]))
+            added += 1
+    ctx.db.flush()
+    return added
+
+
 def _unit(ctx: SynthContext, code: str, name: str, kind: str, parent: int | None, tz: str) -> tuple[int, bool]:
     found = ctx.db.execute(select(OrgUnit.id).where(OrgUnit.code == code)).scalar_one_or_none()
     if found is not None:
@@ -93,8 +112,9 @@ def load_org(ctx: SynthContext) -> dict[str, int]:
         refs.facilities[code], new = _unit(ctx, code, name, "facility", None, tz)
         created_units += new
     for code, name, kind, fac, _clinical in DEPARTMENTS:
-        refs.departments[code], new = _unit(ctx, code, name, kind, refs.facilities[fac], "America/Chicago")
+        refs.departments[code], new = _unit(ctx, code, name, kind, refs.facilities[fac], ORG_TIMEZONE)
         created_units += new
+    calendars = _desk_calendars(ctx, refs)
     ctx.state["org"] = refs
     existing = {s.username: s for s in ctx.db.execute(select(Staff)).scalars()}
     rng = ctx.rng("org.staff")
@@ -153,4 +173,4 @@ def load_org(ctx: SynthContext) -> dict[str, int]:
         elif staff.job_role == "manager":
             refs.managers.append(staff.id)
     ctx.progress("org", 1, 1)
-    return {"org_units": created_units, "staff": new_staff}
+    return {"org_units": created_units, "business_calendars": calendars, "staff": new_staff}

@@ -107,6 +107,26 @@ def test_demo_case_histories_follow_the_lifecycle(session_factory, db) -> None: 
     assert kinds["reopen"] > 0 and kinds["escalation"] > 0 and kinds["assign"] > 0
 
 
+def test_demo_cases_keep_their_facility_hours(session_factory, db) -> None:  # type: ignore[no-untyped-def]
+    """A demo case belongs to its patient's home facility, as on the desk, and its SLA targets count that
+    facility's contact-center hours, in the organization's time zone (Chicago, Mon-Fri 08:00-18:00)."""
+    from zoneinfo import ZoneInfo
+
+    from pxm.platform.people.models import Patient
+    from pxm.practices.resolution.models import BusinessCalendar, Case
+
+    generate(session_factory, patients=800, seed=5, as_of=AS_OF, only=["patients", "contacts"])
+    home = dict(db.execute(select(Patient.id, Patient.home_facility_id)).tuples().all())
+    cases = db.execute(select(Case)).scalars().all()
+    assert cases and all(c.facility_id == home[c.patient_id] is not None for c in cases)
+    zones = {c.facility_id: c.timezone for c in db.execute(select(BusinessCalendar)).scalars() if c.facility_id}
+    assert set(zones) == set(home.values()) and set(zones.values()) == {"America/Chicago"}
+    chicago = ZoneInfo("America/Chicago")
+    for c in cases:  # every policy of the demo counts business hours
+        due = c.first_response_due_at.astimezone(chicago)
+        assert due.weekday() < 5 and dt.time(8) <= due.time() <= dt.time(18), (c.id, due)
+
+
 def test_same_seed_same_cases() -> None:
     import numpy as np
 
