@@ -5,7 +5,7 @@ follow the week (Monday peak, quiet weekends) and the day (mid-morning and early
 time). Each case starts with a first contact (5% outbound); whether it is resolved there depends on the
 reason and on the agent (agents differ by about ±10 points). Some resolved cases bring a repeat contact
 within the week (half reopen the case, half open a new one); unresolved cases get follow-ups until
-resolved. Phone and chat contacts queue, and a patient whose patience runs out abandons and calls back.
+resolved. Follow-ups and repeats happen in the day's hours (07:00-20:00 local). Phone and chat contacts queue, and a patient whose patience runs out abandons and calls back.
 FCR lands around 65-80% and varies by agent and reason. Written with SQLAlchemy Core in bulk.
 """
 
@@ -105,6 +105,17 @@ class _Maker:
         return end
 
 
+def _daytime(at: dt.datetime) -> dt.datetime:
+    """A follow-up or repeat drawn at night happens in the morning instead (from 08:00 local, spread over two
+    hours by the minute it was drawn at): patients call, and agents call back, in the day's hours (07:00-20:00)."""
+    local = at.astimezone(TZ)
+    if 7 <= local.hour < 20:
+        return at
+    day = local.date() + dt.timedelta(days=1 if local.hour >= 20 else 0)
+    spread = dt.timedelta(minutes=2 * local.minute, seconds=local.second)
+    return (dt.datetime.combine(day, dt.time(8), TZ) + spread).astimezone(dt.UTC)
+
+
 def _arrivals(rng: np.random.Generator, n: int, start: dt.date) -> list[dt.datetime]:
     days = np.arange(365)
     w = np.array(WEEKDAY)[(start.weekday() + days) % 7]
@@ -170,7 +181,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         else:  # follow-ups until resolved (by the third at the latest): callbacks and the patient's own calls
             follow_ups = int(rng.integers(1, 4))
             for k in range(follow_ups):
-                at2 = end + dt.timedelta(hours=float(rng.uniform(2, 72)))
+                at2 = _daytime(end + dt.timedelta(hours=float(rng.uniform(2, 72))))
                 last = rng.random() < 0.6 or k == follow_ups - 1
                 direction = "outbound" if rng.random() < 0.5 else "inbound"
                 end = maker.contact(case, at2, channel="phone" if direction == "outbound" else channel,
@@ -181,7 +192,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         cases.append(case)
         repeat_p = REASONS[reason][2] * (2.0 - maker.skill[agent])
         if case.resolved_at is not None and rng.random() < repeat_p:
-            at3 = case.resolved_at + dt.timedelta(hours=float(rng.uniform(4, 150)))
+            at3 = _daytime(case.resolved_at + dt.timedelta(hours=float(rng.uniform(4, 150))))
             agent2 = agents[int(rng.integers(len(agents)))]
             if rng.random() < 0.5:  # the repeat reopens the case
                 case.reopened += 1

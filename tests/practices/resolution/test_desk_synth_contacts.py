@@ -23,6 +23,10 @@ def test_demo_contacts(session_factory, db) -> None:  # type: ignore[no-untyped-
     assert min(r.started_at for r in rows) >= NOW - dt.timedelta(days=366) and max(r.started_at for r in rows) <= NOW
     weekdays = Counter(r.started_at.weekday() for r in rows if r.direction == "inbound")
     assert weekdays[0] > 3 * weekdays[6]  # Mondays are busy, Sundays quiet
+    # nobody calls, or is called back, in the night (Chicago): follow-ups and repeats keep to the day's hours
+    from zoneinfo import ZoneInfo
+
+    assert not [r for r in rows if r.started_at.astimezone(ZoneInfo("America/Chicago")).hour < 7]
     fcr = fcr_report(db, as_of=NOW, by="agent")
     assert 0.62 <= fcr["fcr_rate"] <= 0.82
     rates = [g["fcr_rate"] for g in fcr["groups"] if g["eligible"] >= 40]
