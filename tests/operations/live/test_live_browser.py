@@ -15,6 +15,7 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.service import create_api_token, create_user
 from pxm.platform.people import service as people
 from pxm.platform.people.schemas import PatientCreate
+from pxm.practices.resolution import service as desk_service
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +38,16 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
             token, _ = create_api_token(s, system, desk, "phone system")
             patient = people.create_patient(s, system, PatientCreate(mrn="LIVE-1", given_name="Lee",
                                                                      family_name="Live", preferred_language="es"))
+            other = people.create_patient(s, system, PatientCreate(mrn="LIVE-3", given_name="Risa",
+                                                                   family_name="Due"))
+            at_risk = desk_service.open_case(s, system, patient_id=other.id, reason="referral", channel="portal")
+            at_risk.first_response_due_at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
             s.commit()
-            patient_id = patient.id
+            patient_id, risk_link = patient.id, f'#risk-body a[href="/practices/resolution/cases/{at_risk.id}"]'
         with launch_chromium() as browser:
             page = _live_page(browser, base_url)
-            expect(page.locator("#live-waiting")).to_have_text("0")
-            expect(page.locator("#queue-body")).to_contain_text("No case is waiting.")
+            expect(page.locator("#live-waiting")).to_have_text("1")  # the case at risk waits too
+            expect(page.locator(risk_link)).to_have_count(1)
             loads = page.evaluate("performance.getEntriesByType('navigation').length")
 
             expect(page.locator("#live-aht")).to_have_text("\u2013")
@@ -55,10 +60,12 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
             assert r.status_code == 201, r.text
 
             # No agent is available, so the new case waits in the queue: the page shows it within 2 seconds.
-            expect(page.locator("#live-waiting")).to_have_text("1", timeout=2_000)
+            expect(page.locator("#live-waiting")).to_have_text("2", timeout=2_000)
             expect(page.locator("#queue-body")).to_contain_text("billing", timeout=2_000)
             expect(page.locator("#live-contacts")).to_have_text("1", timeout=2_000)
             expect(page.locator("#live-aht")).to_have_text("4:10")  # as pushed, m:ss as the template writes it
+            expect(page.locator(risk_link)).to_have_count(1)  # the pushed table links the case at risk too
+            expect(page.locator("#live-zone")).to_have_text("UTC")
             expect(page.locator("#live-as-of")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))  # as pushed
             assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # no reload
             page.close()

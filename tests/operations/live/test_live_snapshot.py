@@ -66,6 +66,11 @@ def test_snapshot_numbers(db, make_agent, make_patient, open_case):
     assert [i["case_id"] for i in s["sla"]["items"]] == [c1.id]
     assert s["sla"]["items"][0]["minutes_left"] == 10
     assert s["agents"]["by_status"] == {"available": 0, "busy": 0, "away": 2, "offline": 1}
+    # the time of the snapshot is given in the desk's zone (Chicago is on daylight time on 18 March 2026); the
+    # zone is not a change: the version, which decides whether to push, is the same
+    local = snapshot(db, now=NOW, timezone="America/Chicago")
+    assert (local["as_of"], local["as_of_zone"]) == ("2026-03-18T10:30:00-05:00", "CDT")
+    assert (s["as_of"], s["as_of_zone"]) == ("2026-03-18T15:30:00+00:00", "UTC")
     t = s["today"]
     assert t["contacts"] == 5 and t["offered"] == 4 and t["answered"] == 3 and t["abandoned"] == 1
     assert t["asa_seconds"] == round((10 + 40 + 20) / 3, 1)
@@ -132,5 +137,19 @@ def test_live_page_writes_a_long_wait_in_hours(client, db, make_patient, open_ca
     page = client.get("/operations/live").text
     assert re.search(r'id="live-longest-wait"[^>]*>2:05:0\d<', page), page
     assert 'id="live-aht">4:10<' in page  # the handling time as m:ss too, not "250.0 s"
-    assert re.search(r'<time id="live-as-of" datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">\d\d:\d\d:\d\d</time> UTC',
+    assert re.search(r'<time id="live-as-of" datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">\d\d:\d\d:\d\d</time> <span id="live-zone">UTC</span>',
                      page)  # the time of day, the full timestamp in the markup
+
+
+def test_at_risk_cases_link_to_the_case_for_who_may_open_it(client, db, make_patient, open_case):
+    """A supervisor goes from a case at risk straight to it; an analyst, who may not open cases, sees the number."""
+    case = open_case(make_patient(), "billing")
+    case.first_response_due_at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    db.commit()
+    link = f'<a href="/practices/resolution/cases/{case.id}">#{case.id}</a>'
+    login(client, db, "cx_manager", "sup-risk")
+    page = client.get("/operations/live").text
+    assert link in page and 'data-case-links="1"' in page and '<span id="live-zone">UTC</span>' in page
+    login(client, db, "analyst", "ana-risk")
+    page = client.get("/operations/live").text
+    assert f"<td>#{case.id}</td>" in page and link not in page and "data-case-links" not in page

@@ -216,8 +216,11 @@ def snapshot(session: Session, *, now: dt.datetime | None = None, timezone: str 
              ) -> dict[str, Any]:
     """The live view's data (JSON-ready). Reads aggregates only; nothing about a patient."""
     now = now or utcnow()
+    local = now.astimezone(ZoneInfo(timezone))
     snap = {
-        "as_of": now.isoformat(timespec="seconds"),
+        # in the desk's time zone (PXM_TIMEZONE), as its "today" is; the zone's abbreviation for the page
+        "as_of": local.isoformat(timespec="seconds"),
+        "as_of_zone": local.tzname(),
         "queue": _queue(session, now),
         "open_cases": _open_counts(session),
         "sla": _sla(session, now, at_risk_minutes),
@@ -230,7 +233,7 @@ def snapshot(session: Session, *, now: dt.datetime | None = None, timezone: str 
 
 def fingerprint(snap: dict[str, Any]) -> str:
     """A hash of what changes when something happens (not the clock): pushes are sent when it moves."""
-    stable = {k: v for k, v in snap.items() if k not in ("as_of", "version")}
+    stable = {k: v for k, v in snap.items() if k not in ("as_of", "as_of_zone", "version")}
     queue = dict(stable.get("queue", {}))
     queue.pop("longest_wait_seconds", None)
     stable["queue"] = queue

@@ -41,4 +41,5 @@ def live_page(request: Request, db: Session = DB, settings: Settings = Depends(g
     sparks = [{"key": k, "label": label, "points": sparkline([h[k] for h in trend])} for k, label in TRENDS]
     return render(request, "live/index.html", {"page_title": "Live operations", "s": snap,
                                                "priorities": PRIORITIES, "sparks": sparks,
-                                               "spark_w": SPARK_W, "spark_h": SPARK_H})
+                                               "spark_w": SPARK_W, "spark_h": SPARK_H,
+                                               "can_open_cases": actor.can(Permission.cases_read)})

@@ -51,9 +51,16 @@
       var td = cell("td", "No case is within " + sla.horizon_minutes + " minutes of its target."); td.colSpan = 6;
       tr.appendChild(td); frag.appendChild(tr);
     }
+    var links = body.getAttribute("data-case-links") === "1";  // the viewer may open cases
     sla.items.forEach(function (i) {
       var tr = document.createElement("tr");
-      [["#" + i.case_id], [label(i.reason)], [i.priority], [i.target], [i.minutes_left, "num"],
+      var first = cell("td", links ? "" : "#" + i.case_id);
+      if (links) {
+        var a = document.createElement("a"); a.href = "/practices/resolution/cases/" + i.case_id;
+        a.textContent = "#" + i.case_id; first.appendChild(a);
+      }
+      tr.appendChild(first);
+      [[label(i.reason)], [i.priority], [i.target], [i.minutes_left, "num"],
        [i.assigned ? "yes" : "no"]].forEach(function (c) { tr.appendChild(cell("td", c[0], c[1])); });
       frag.appendChild(tr);
     });
@@ -67,7 +74,8 @@
   }
 
   function apply(s) {
-    setText("live-as-of", String(s.as_of).slice(11, 19));  // the time of day (UTC ISO 8601, whole seconds)
+    setText("live-as-of", String(s.as_of).slice(11, 19));  // the time of day (ISO 8601 in the desk's zone)
+    setText("live-zone", s.as_of_zone);
     var asOf = $("live-as-of"); if (asOf) { asOf.setAttribute("datetime", s.as_of); }
     setText("live-waiting", s.queue.waiting);
     oldest = s.queue.oldest_opened_at ? Date.parse(s.queue.oldest_opened_at) : null;
