@@ -72,5 +72,7 @@ def test_staffing_page_calculates_and_shows_the_grid(client, db):
     assert page.status_code == 200
     assert 'id="r-pwait">0.1741<' in page.text and 'id="r-sl">0.8884<' in page.text
     assert 'id="r-asa">7.84 s<' in page.text and 'id="r-occ">0.714<' in page.text
-    bad = client.get("/operations/staffing", params={"contacts": "many"})
-    assert bad.status_code == 422 and "enter a number" in bad.text
+    bad = client.get("/operations/staffing", params={"contacts": "many", "agents": "a few"})
+    # each message's example fits its field (not "0.8" for a number of contacts)
+    assert bad.status_code == 422 and "enter a number, e.g. 100" in bad.text
+    assert "enter a whole number, e.g. 14" in bad.text

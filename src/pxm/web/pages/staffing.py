@@ -29,6 +29,8 @@ FIELDS = (
     ("agents", "Agents (optional)", "", "Leave empty to find the fewest that meet the target"),
     ("shrinkage", "Shrinkage (optional)", "0.3", "Share of paid time off the phones, e.g. 0.3"),
 )
+# what an error message offers as an example: the field's default (the published Erlang C case's 14 agents)
+EXAMPLES = {name: default or "14" for name, _label, default, _hint in FIELDS}
 
 
 def _num(form: dict[str, str], name: str, errors: dict[str, str], *, integer: bool = False,
@@ -37,12 +39,12 @@ def _num(form: dict[str, str], name: str, errors: dict[str, str], *, integer: bo
     if raw == "":
         if optional:
             return None
-        errors[name] = "enter a number"
+        errors[name] = f"enter a number, e.g. {EXAMPLES[name]}"
         return None
     try:
         return int(raw) if integer else float(raw)
     except ValueError:
-        errors[name] = "enter a whole number" if integer else "enter a number, e.g. 0.8"
+        errors[name] = f"enter a {'whole ' if integer else ''}number, e.g. {EXAMPLES[name]}"
         return None
 
 
