@@ -113,3 +113,29 @@ def test_contact_handling_table_writes_its_figures_to_fixed_decimals(client, db,
     cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
     # contacts, AHT (min: 228 s and 120 s), ASA (s), abandoned, service level, repeat rate, contacts per resolved case
     assert cells == ["2", "2.9", "12.0", "0.0%", "100.0%", "0.0%", "2.00"], cells
+
+
+def test_case_history_says_who_got_it_and_which_target_was_missed(client, db, actor, make_patient,
+                                                                  make_agent) -> None:  # type: ignore[no-untyped-def]
+    """The case page's History spells out an event's details: the agent an assignment went to, the contact's
+    channel, the resolution code, and for an SLA escalation the target missed, the priority raised and the
+    supervisor told."""
+    from pxm.practices.resolution.tasks import check_sla
+
+    login(client, db, "cx_manager")
+    agent = make_agent("hist-agent")
+    boss = make_agent("hist-boss", job_role="supervisor")
+    p = make_patient()
+    contact = service.log_contact(db, actor, patient_id=p.id, channel="chat", direction="inbound", reason="billing",
+                                  started_at=T0, route=False)
+    case = service.assign(db, actor, contact.case_id, agent.id, reason_text="by hand")
+    case.first_response_due_at = T0 + dt.timedelta(minutes=5)
+    assert check_sla(db, case.id, "first_response", 0)["outcome"] == "escalated"
+    service.transition(db, actor, case.id, "resolved", resolution_code="billing_corrected")
+    db.commit()
+    history = client.get(f"/practices/resolution/cases/{case.id}").text.split('id="events-h"', 1)[1]
+    assert f"<strong>assign</strong> to {agent.display_name}" in history
+    assert "<strong>contact</strong>: chat, inbound" in history
+    assert (f"<strong>escalation</strong>: first response target missed; priority normal → high; "
+            f"supervisor {boss.display_name}") in history
+    assert "<strong>transition</strong> (billing corrected)" in history
