@@ -91,6 +91,7 @@ def test_fcr_dashboard_drills_down_to_repeat_contacts(client, db, actor, make_pa
     drill = client.get(link.group(1).replace("&amp;", "&"))
     assert drill.status_code == 200 and f"/practices/resolution/cases/{first.case_id}\"" in drill.text
     assert f"#contact-{repeat.id}" in drill.text
+    assert f"for agent <strong>{ann.display_name}</strong> (ann-page)" in drill.text  # whose cases these are
 
 
 def test_contact_handling_table_writes_its_figures_to_fixed_decimals(client, db, actor, make_patient,

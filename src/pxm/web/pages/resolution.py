@@ -43,6 +43,11 @@ def _staff_names(db: Session) -> dict[int, str]:
     return {int(i): n for i, n in db.execute(select(Staff.id, Staff.display_name))}
 
 
+def _agent_names(db: Session, by: str | None) -> dict[str, str]:
+    """By agent, FCR groups are keyed by username (as in the JSON and the CLI); the pages show the person's name."""
+    return dict(db.execute(select(Staff.username, Staff.display_name)).tuples().all()) if by == "agent" else {}
+
+
 @router.get("", response_class=HTMLResponse)
 def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
     me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
@@ -154,11 +159,10 @@ def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATT
                             tz=settings.timezone)
     ops = metrics.contacts_report(db, as_of=utcnow(), start=d0, end=d1, by=by, window_days=window_days,
                                   tz=settings.timezone)
-    # by agent, the groups are keyed by username (as in the JSON and the CLI); the page shows the person's name
-    names = dict(db.execute(select(Staff.username, Staff.display_name)).tuples().all()) if by == "agent" else {}
     return render(request, "resolution/fcr.html", {
         "page_title": "First contact resolution", "report": report, "ops": ops, "by": by, "groupings": fcr.GROUPINGS,
-        "start": start or "", "end": end or "", "window_days": window_days, "error": error, "names": names})
+        "start": start or "", "end": end or "", "window_days": window_days, "error": error,
+        "names": _agent_names(db, by)})
 
 
 @router.get("/fcr/repeats", response_class=HTMLResponse)
@@ -175,4 +179,4 @@ def fcr_repeats(request: Request, by: str | None = Query(None, pattern=fcr.BY_PA
     return render(request, "resolution/repeats.html", {
         "page_title": "Repeat contacts", "hits": shown, "total": len(hits), "repeats": repeats, "by": by,
         "key": key, "start": start or "", "end": end or "", "window_days": window_days, "error": error,
-        "staff": _staff_names(db)})
+        "staff": _staff_names(db), "names": _agent_names(db, by)})
