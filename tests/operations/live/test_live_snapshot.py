@@ -153,3 +153,19 @@ def test_at_risk_cases_link_to_the_case_for_who_may_open_it(client, db, make_pat
     login(client, db, "analyst", "ana-risk")
     page = client.get("/operations/live").text
     assert f"<td>#{case.id}</td>" in page and link not in page and "data-case-links" not in page
+
+
+def test_overview_leads_with_the_service_desk_for_who_may_watch_it(client, db, make_patient, open_case):
+    """The overview shows the live page's headline (open cases, waiting, past their SLA) to whoever may watch
+    the desk, and nothing of it to an agent, who may not."""
+    late = open_case(make_patient(), "billing")
+    late.first_response_due_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    open_case(make_patient(), "referral")
+    db.commit()
+    login(client, db, "cx_manager", "sup-overview")
+    page = client.get("/").text
+    assert re.search(r'id="desk-open"><h3>Open cases</h3><p class="stat">2</p>\s*<p class="hint">2 waiting', page)
+    assert re.search(r'id="desk-breached"><h3>Past their SLA</h3><p class="stat">1</p>', page)
+    assert 'href="/operations/live"' in page
+    login(client, db, "agent", "agent-overview")
+    assert "Service desk now" not in client.get("/").text

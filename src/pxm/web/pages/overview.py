@@ -10,11 +10,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pxm.operations.live import service as live
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
+from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.deps import DB
+from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.people.models import Encounter, OrgUnit, Patient, Staff
 from pxm.web.pages import render
 
@@ -61,9 +63,11 @@ def overview_counts(session: Session, now: dt.datetime | None = None) -> dict[st
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request, db: Session = DB,
+def overview_page(request: Request, db: Session = DB, settings: Settings = Depends(get_settings_dep),
                   actor: Actor = Depends(require(Permission.org_read))) -> HTMLResponse:
-    return render(request, "overview.html", {"page_title": "Overview", "o": overview_counts(db)})
+    # the service desk's headline for whoever may watch it: the live page's figures (aggregates only)
+    desk = live.snapshot(db, timezone=settings.timezone) if actor.can(Permission.live_read) else None
+    return render(request, "overview.html", {"page_title": "Overview", "o": overview_counts(db), "desk": desk})
 
 
 @api.get("/overview", summary="Counts of patients, encounters (last 30 days by type), staff and org units")
