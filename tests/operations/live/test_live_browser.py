@@ -73,16 +73,14 @@ def test_live_page_shows_a_new_contact_without_reload(committed_db_url, key_dir)
 
 def test_live_page_ticks_a_long_wait_in_hours(committed_db_url, key_dir):
     """The longest wait counts up in the browser between server pushes, written h:mm:ss past an hour."""
-    from pxm.practices.resolution import service as desk
-
     with live_server(committed_db_url, key_dir) as (base_url, factory):
         system = Actor.system("tests")
         with factory() as s:
             create_user(s, system, username="sup", display_name="Sup", role="cx_manager", password=PASSWORD)
             patient = people.create_patient(s, system, PatientCreate(mrn="LIVE-2", given_name="Wai",
                                                                      family_name="Ting"))
-            desk.open_case(s, system, patient_id=patient.id, reason="billing", channel="portal",
-                           opened_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2, minutes=5))
+            desk_service.open_case(s, system, patient_id=patient.id, reason="billing", channel="portal",
+                                   opened_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2, minutes=5))
             s.commit()
         with launch_chromium() as browser:
             page = _live_page(browser, base_url)
