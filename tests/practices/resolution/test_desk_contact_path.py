@@ -79,7 +79,7 @@ def test_a_contact_that_opens_a_case_writes_it_routed_with_one_audit_event(db, a
 
 def test_a_contact_an_agent_handled_opens_its_case_with_the_first_response_recorded(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
     """An agent logs a call they answered: the case it opens is written with its first response (the answer
-    time), not updated for it afterwards (routing's assignment and the move to in progress still are)."""
+    time), not updated for it afterwards (the assignment and the move to in progress still are)."""
     p, agent = make_patient(), _agent(db)
     answered = T0 + dt.timedelta(seconds=40)
     with statements_run(db.get_bind()) as ran:
@@ -89,10 +89,40 @@ def test_a_contact_an_agent_handled_opens_its_case_with_the_first_response_recor
         db.commit()
     updates = [sql for sql in ran if sql.lstrip().upper().startswith("UPDATE CASES")]
     assert not [u for u in updates if "first_response_at" in u], updates
-    assert any("assigned_staff_id" in u for u in updates)  # routing's assignment
+    assert any("assigned_staff_id" in u for u in updates)  # the assignment
     db.expire_all()
     case = service.get_case(db, contact.case_id)
     assert (case.first_response_at, case.assigned_staff_id, case.status) == (answered, agent.id, "in_progress")
+
+
+def test_a_case_opened_by_a_contact_an_agent_handled_is_that_agents_not_routings(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """The agent who answered the call owns the case it opens, even where routing would pick someone else (here
+    a colleague idle for longer); the assignment says why, and no routing decision is made. A contact nobody
+    handled is still routed."""
+    p = make_patient()
+    idle = _agent(db, username="desk-path-idle", name="Ida", team="back")
+    idle.status_since = utcnow() - dt.timedelta(hours=3)
+    caller = _agent(db, username="desk-path-caller", name="Cal")
+    contact = service.log_contact(db, actor, patient_id=p.id, channel="phone", direction="inbound",
+                                  reason="billing", started_at=T0, answered_at=T0, agent_id=caller.id)
+    db.commit()
+    case = service.get_case(db, contact.case_id)
+    assert (case.assigned_staff_id, case.team, case.status) == (caller.id, "front", "in_progress")
+    events = db.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars().all()
+    assert [(e.kind, e.actor, e.note) for e in events[:2]] == [
+        ("opened", actor.label, None), ("assign", actor.label, service.HANDLED_FIRST_CONTACT)]
+    assert events[1].details == {"staff_id": caller.id}
+    assert db.execute(select(RoutingDecision).where(RoutingDecision.case_id == case.id)).first() is None
+    opened = _audit(db, case.id)[0]
+    assert opened.action == "case.opened"
+    assert (opened.details["assigned_staff_id"], opened.details["assigned_by"]) == (caller.id, actor.label)
+    assert "routing" not in opened.details and "routing_decision_id" not in opened.details
+
+    other = service.log_contact(db, actor, patient_id=make_patient().id, channel="portal", direction="inbound",
+                                reason="billing", started_at=T0)
+    db.commit()
+    routed = service.get_case(db, other.case_id)
+    assert (routed.assigned_staff_id, routed.status) == (idle.id, "assigned")  # routing: idle longest
 
 
 def test_a_repeat_contact_joins_the_open_case_before_a_recently_resolved_one(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,8 @@ class ContactCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=40)
     started_at: dt.datetime
     ended_at: dt.datetime | None = None
-    agent_id: int | None = Field(None, ge=1)
+    agent_id: int | None = Field(None, ge=1, description="the staff member who handled the contact; a case it "
+                                 "opens is theirs (routing assigns only cases nobody has handled yet)")
     case_id: int | None = Field(None, ge=1, description="attach to this case; omit to find or open one")
     resolved: bool = False
     resolution_code: str | None = Field(None, max_length=40)

@@ -72,6 +72,8 @@ RESOLUTION_CODES = (
     "billing_corrected", "clinical_callback", "complaint_resolved", "no_action_needed", "duplicate", "other",
 )
 RESOLVED_AT_CONTACT = "answered"
+# why a case opened by a contact an agent handled is that agent's (the assign event's note)
+HANDLED_FIRST_CONTACT = "handled its first contact"
 
 _NEXT: dict[str, frozenset[str]] = {
     CaseStatus.new: frozenset({"assigned", "in_progress", "waiting_on_patient", "resolved", "closed"}),
@@ -359,20 +361,29 @@ def _queue_assignment(batch: Batch, case: Case, staff_id: int, team: str | None,
 
 
 def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
-               more_events: list[dict[str, Any]]) -> None:
+               more_events: list[dict[str, Any]], owner: tuple[int, str | None] | None = None) -> None:
     """Route a case ``_open`` made, and write its events (``opened``, ``assign`` and ``more_events``).
 
     Routing takes the lock, the agents snapshot, the audit head and the decision row's id in one round trip
     (``plan_route``); on PostgreSQL the assignment, the decision row and the events are then deferred
     (``Batch.defer``) to go with the audit events and the COMMIT: the routing lock is held for two round trips.
-    Elsewhere they are sent at once."""
+    Elsewhere they are sent at once.
+
+    ``owner`` (staff id, team) is the agent who handled the contact that opened the case: the case is theirs,
+    assigned by the contact's actor, and routing is not asked."""
     case = opened.case
-    routing = _routing() if opened.route else None
+    routing = _routing() if opened.route and owner is None else None
     plan = routing.plan_route(session, case, language=language, reserve_id=True) if routing is not None else None
     staff_id = plan.decision.staff_id if plan is not None else None
     session.flush()
     batch = Batch(session.connection())
     decision = None
+    if owner is not None:
+        _queue_assignment(batch, case, owner[0], case.team if case.team is not None else owner[1],
+                          CaseStatus.assigned.value)
+        opened.events.append(_event_row(actor, "assign", from_status=CaseStatus.new.value, to_status=case.status,
+                                        note=HANDLED_FIRST_CONTACT, details={"staff_id": owner[0]}))
+        opened.audit.update(assigned_staff_id=owner[0], assigned_by=actor.label, assigned_because=HANDLED_FIRST_CONTACT)
     if staff_id is not None:
         assert routing is not None and plan is not None
         router = Actor.system("routing", request_id=actor.request_id)
@@ -518,6 +529,7 @@ def assign_chosen(batch: Batch, session: Session, actor: Actor, case: Case, staf
 
 _S = Staff.__table__.c
 _STAFF_FACTS = select(_S.username, _S.active, _S.team).where(_S.id == bindparam("staff_id"))
+_STAFF_TEAM = select(_S.id, _S.team).where(_S.id == bindparam("staff_id"))
 
 
 def add_note(session: Session, actor: Actor, case_id: int, text: str) -> CaseEvent:
@@ -667,7 +679,8 @@ def log_contact(
         patient, found, ids = _patient_and_case(session, patient_id, reason, started_at, window_days)
     else:
         patient, found = _patient(session, patient_id), None
-    if agent_id is not None and session.execute(select(Staff.id).where(Staff.id == agent_id)).first() is None:
+    agent = None if agent_id is None else session.execute(_STAFF_TEAM, {"staff_id": agent_id}).first()
+    if agent_id is not None and agent is None:
         raise NotFound("staff member", agent_id)
     if external_id is not None:
         dup = session.execute(select(Contact.id).where(Contact.external_id == external_id)).first()
@@ -715,7 +728,9 @@ def log_contact(
     if batch is not None:
         batch.defer()
     if opened is not None:  # routing last: on PostgreSQL its lock is held from here to the commit
-        _route_new(session, actor, opened, patient.language, [contact_event])
+        # a case opened by a contact an agent handled (answered a call, wrote back) is that agent's
+        owner = (agent[0], agent[1]) if agent is not None and not abandoned else None
+        _route_new(session, actor, opened, patient.language, [contact_event], owner=owner)
     # one audit event for the contact: it names the case it opened (and routing's choice) or joined
     audit.record(session, actor, "case.opened" if opened is not None else "case.contact", "case", case.id,
                  patient_id=case.patient_id, details={**(opened.audit_details() if opened else {}), **said})
