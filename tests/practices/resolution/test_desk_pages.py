@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tests.helpers.auth import login
 
 from pxm.platform.audit.models import AuditEvent
@@ -140,3 +141,65 @@ def test_case_history_says_who_got_it_and_which_target_was_missed(client, db, ac
     assert (f"<strong>escalation</strong>: first response target missed; priority normal → high; "
             f"supervisor {boss.display_name}") in history
     assert "<strong>transition</strong> (billing corrected)" in history
+
+
+def _csrf(page_text: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page_text).group(1)  # type: ignore[union-attr]
+
+
+def test_an_agent_takes_a_contact_from_a_patient_found_by_mrn(client, db, actor, make_patient, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The workspace's "Take a contact": the agent types the MRN (in the form's body: never in a URL, a message
+    or a log line), and the contact opens a case that is theirs, or goes to the patient's open case; the
+    lookup is audited."""
+    from pxm.practices.resolution.models import Case, Contact
+
+    caplog.set_level(logging.DEBUG)
+    _headers, me = _agent_login(client, db, actor, "tess")
+    p = make_patient("MRN-TAKE-7")
+    db.commit()
+    page = client.get("/practices/resolution")
+    assert 'id="take-h">Take a contact' in page.text and 'name="mrn"' in page.text
+    form = {"mrn": "MRN-TAKE-7", "reason": "billing", "channel": "phone", "direction": "inbound", "minutes": "6",
+            "note": "asked about a bill", "csrf_token": _csrf(page.text)}
+    before = db.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    r = client.post("/practices/resolution/contacts", data=form, follow_redirects=False)
+    assert r.status_code == 303 and "MRN-TAKE-7" not in r.headers["location"]
+    [case] = db.execute(select(Case).where(Case.patient_id == p.id)).scalars().all()
+    assert r.headers["location"] == f"/practices/resolution/cases/{case.id}"
+    assert (case.assigned_staff_id, case.status, case.reason) == (me.id, "in_progress", "billing")
+    [contact] = db.execute(select(Contact).where(Contact.case_id == case.id)).scalars().all()
+    assert (contact.agent_id, contact.channel, contact.ended_at - contact.started_at) == (
+        me.id, "phone", dt.timedelta(minutes=6))
+    shown = client.get(r.headers["location"]).text
+    assert f"Contact logged: it opened case #{case.id}." in shown and "asked about a bill" in shown
+    read = db.execute(select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action == "patient.read")
+                      ).scalars().all()
+    assert [(e.actor, e.patient_id, e.details) for e in read][:1] == [("user:tess", p.id, {"by": "mrn"})]
+
+    # the same patient and reason again: the contact goes to the open case
+    r = client.post("/practices/resolution/contacts", data={**form, "resolved": "true",
+                                                            "resolution_code": "billing_corrected"})
+    assert f"Contact logged: it went to case #{case.id}." in r.text
+    db.expire_all()
+    assert (db.get(Case, case.id).status, db.get(Case, case.id).resolution_code) == ("resolved", "billing_corrected")
+
+    # an MRN nobody has: a message that does not repeat it, the failed lookup audited, nothing written
+    before = db.execute(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+    r = client.post("/practices/resolution/contacts", data={**form, "mrn": "MRN-NOBODY-1"})
+    assert r.url.path == "/practices/resolution" and "No patient has the MRN you entered" in r.text
+    assert "MRN-NOBODY-1" not in r.text
+    [miss] = db.execute(select(AuditEvent).where(AuditEvent.seq > before)).scalars().all()
+    assert (miss.action, miss.outcome, miss.patient_id) == ("patient.lookup", "not_found", None)
+    assert db.execute(select(func.count()).select_from(Contact)).scalar_one() == 2
+
+    # a reason the desk does not have: refused with the service's message; the lookup stays audited
+    r = client.post("/practices/resolution/contacts", data={**form, "reason": "parking"})
+    assert "parking" in r.text and "Contact logged" not in r.text
+    assert db.execute(select(func.count()).select_from(Contact)).scalar_one() == 2
+    assert db.execute(select(func.count()).select_from(Case)).scalar_one() == 1
+    r = client.post("/practices/resolution/contacts", data={**form, "mrn": "  "})
+    assert "Enter the patient&#39;s MRN." in r.text
+
+    logged = "\n".join(f"{rec.getMessage()} {rec.__dict__}" for rec in caplog.records)
+    assert "/practices/resolution/contacts" in logged  # the request log saw the posts
+    assert "MRN-TAKE-7" not in logged and "MRN-NOBODY-1" not in logged

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from pxm.platform.http.pagination import PageParams, paginate
@@ -74,6 +74,10 @@ def case_history(session: Session, case_id: int) -> tuple[list[CaseEvent], list[
     contacts = session.execute(select(Contact).where(Contact.case_id == case_id)
                                .order_by(Contact.started_at, Contact.id)).scalars().all()
     return list(events), list(contacts)
+
+
+def contact_count(session: Session, case_id: int) -> int:
+    return int(session.execute(select(func.count()).where(Contact.case_id == case_id)).scalar_one())
 
 
 def contacts_by_ids(session: Session, ids: list[int]) -> dict[int, Contact]:

@@ -54,9 +54,17 @@ def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_R
     mine = queries.queue_for(db, me.id) if me is not None else []
     unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), status=["new"])
     breached, _ = queries.list_cases(db, PageParams(limit=25, offset=0), breached=True, open_only=True)
+    can_take = actor.can(Permission.contacts_write) and actor.can(Permission.patients_read)
     return render(request, "resolution/workspace.html", {
         "page_title": "Service desk", "me": me, "mine": mine, "unassigned": unassigned, "breached": breached,
-        "staff": _staff_names(db), "now": utcnow(), "can_metrics": actor.can(Permission.metrics_read)})
+        "staff": _staff_names(db), "now": utcnow(), "can_metrics": actor.can(Permission.metrics_read),
+        "can_take": can_take, **(_contact_choices(db) if can_take else {})})
+
+
+def _contact_choices(db: Session) -> dict[str, Any]:
+    """The choices of a contact form: channels, directions, reasons, resolution codes."""
+    return {"channels": [c.value for c in Channel], "directions": [d.value for d in Direction],
+            "reasons": service.reason_codes(db), "resolution_codes": service.RESOLUTION_CODES}
 
 
 def _feedback_for(db: Session, actor: Actor, patient_id: int) -> list[dict[str, Any]] | None:
@@ -89,9 +97,7 @@ def case_page(case_id: int, request: Request, db: Session = DB,
         "encounters": encounters, "feedback": feedback,
         "previous_cases": [c for c in previous_cases if c.id != case.id],
         "previous_contacts": [c for c in previous_contacts if c.case_id != case.id],
-        "staff": _staff_names(db), "me": me, "statuses": service.next_statuses(case.status),
-        "resolution_codes": service.RESOLUTION_CODES, "channels": [c.value for c in Channel],
-        "directions": [d.value for d in Direction], "reasons": service.reason_codes(db),
+        "staff": _staff_names(db), "me": me, "statuses": service.next_statuses(case.status), **_contact_choices(db),
         "can_write": actor.can(Permission.cases_write), "can_log": actor.can(Permission.contacts_write)})
 
 
@@ -138,6 +144,43 @@ def post_contact(case_id: int, request: Request, channel: str = Form(""), direct
                             resolution_code=resolution_code or None, note=note.strip() or None)
 
     return _after(request, db, case_id, log, "Contact logged.")
+
+
+@router.post("/contacts")
+def post_new_contact(request: Request, mrn: str = Form(""), reason: str = Form(""), channel: str = Form(""),
+                     direction: str = Form("inbound"), minutes: int = Form(5, ge=0, le=600),
+                     resolved: bool = Form(False), resolution_code: str = Form(""), note: str = Form(""),
+                     db: Session = DB, actor: Actor = Depends(CONTACTS_WRITE)) -> Response:
+    """Take a contact from a patient found by MRN (the workspace's form): it joins the patient's open case for
+    the reason, reopens a recent one or opens a case, which is the signed-in agent's (``log_contact``). The MRN
+    comes in the form's body, never in a URL or a message, and the lookup is audited, found or not."""
+    back = RedirectResponse("/practices/resolution#take-h", status_code=303)
+    problem = None
+    if not actor.can(Permission.patients_read):
+        problem = "Finding a patient by MRN needs permission to read patient records."
+    elif not mrn.strip():
+        problem = "Enter the patient's MRN."
+    patient = None if problem else people.find_patient_by_mrn(db, actor, mrn.strip())
+    if patient is None:
+        flash(request, back, problem or "No patient has the MRN you entered. Check it, or register the patient "
+              "first.", "error")
+        return back  # the lookup's audit event is kept (the session commits)
+    me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    end = utcnow()
+    try:
+        with db.begin_nested():
+            contact = service.log_contact(
+                db, actor, patient_id=patient.id, channel=channel, direction=direction, reason=reason,
+                started_at=end - dt.timedelta(minutes=minutes), ended_at=end, agent_id=me.id if me else None,
+                resolved=resolved, resolution_code=resolution_code or None, note=note.strip() or None)
+    except APIError as exc:
+        flash(request, back, exc.message, "error")
+        return back
+    first = queries.contact_count(db, contact.case_id) == 1
+    response = RedirectResponse(f"/practices/resolution/cases/{contact.case_id}", status_code=303)
+    flash(request, response, f"Contact logged: it {'opened' if first else 'went to'} case #{contact.case_id}.",
+          "success")
+    return response
 
 
 def _dates(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None, str | None]:
