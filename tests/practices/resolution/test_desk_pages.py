@@ -203,3 +203,43 @@ def test_an_agent_takes_a_contact_from_a_patient_found_by_mrn(client, db, actor,
     logged = "\n".join(f"{rec.getMessage()} {rec.__dict__}" for rec in caplog.records)
     assert "/practices/resolution/contacts" in logged  # the request log saw the posts
     assert "MRN-TAKE-7" not in logged and "MRN-NOBODY-1" not in logged
+
+
+def test_the_cases_page_filters_and_pages_every_case(client, db, actor, make_patient, make_agent) -> None:  # type: ignore[no-untyped-def]
+    """A supervisor's list of cases beyond the workspace's newest 25: open ones by default, filtered by status,
+    reason, agent (or nobody), team and SLA, 50 to a page; a filter value not on the list is named, not ignored."""
+    from pxm.web.pages.resolution import CASES_PAGE_SIZE
+
+    login(client, db, "cx_manager")
+    ann, bo = make_agent("cases-ann", team="front"), make_agent("cases-bo", team="back")
+    p = make_patient()
+    billing = [service.open_case(db, actor, patient_id=p.id, reason="billing", route=False,
+                                 opened_at=T0 + dt.timedelta(minutes=i)) for i in range(CASES_PAGE_SIZE + 2)]
+    refill = service.open_case(db, actor, patient_id=p.id, reason="prescription_refill", route=False, opened_at=T0)
+    service.assign(db, actor, refill.id, bo.id, reason_text="test")
+    service.assign(db, actor, billing[0].id, ann.id, reason_text="test")
+    service.transition(db, actor, billing[0].id, "resolved", resolution_code="billing_corrected")
+    billing[1].resolution_breached = True
+    db.commit()
+
+    def shown(query: str) -> list[int]:
+        r = client.get(f"/practices/resolution/cases?{query}")
+        assert r.status_code == 200, r.text
+        return [int(i) for i in re.findall(r'href="/practices/resolution/cases/(\d+)"', r.text)]
+
+    page = client.get("/practices/resolution/cases")
+    assert f"{CASES_PAGE_SIZE + 2} cases" in page.text  # the open ones: all but the resolved one
+    first = shown("")
+    assert len(first) == CASES_PAGE_SIZE and first[0] == billing[-1].id  # newest opened first
+    rest = shown(f"offset={CASES_PAGE_SIZE}")
+    assert set(first) | set(rest) == {c.id for c in billing[1:]} | {refill.id} and not set(first) & set(rest)
+    assert 'href="?status=open&amp;offset=50">Older</a>' in page.text
+    assert shown("status=resolved") == [billing[0].id]
+    assert shown(f"status=all&agent={ann.id}") == [billing[0].id]
+    assert shown("reason=prescription_refill") == [refill.id] == shown("team=back")
+    assert refill.id not in shown("agent=none&offset=0") + shown("agent=none&offset=50")
+    assert shown("breached=yes") == [billing[1].id]
+    assert '<a href="/practices/resolution/cases">Cases</a>' in client.get("/").text  # in the menu
+    bad = client.get("/practices/resolution/cases?status=lost&agent=9999")
+    assert bad.status_code == 422
+    assert "Unknown status &#39;lost&#39;" in bad.text and "Unknown agent &#39;9999&#39;" in bad.text

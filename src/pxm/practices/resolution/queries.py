@@ -14,8 +14,10 @@ from pxm.practices.resolution.models import Case, CaseEvent, Contact
 
 def case_query(*, status: list[str] | None = None, reason: str | None = None, priority: str | None = None,
                assigned_staff_id: int | None = None, patient_id: int | None = None, team: str | None = None,
-               breached: bool | None = None, open_only: bool = False) -> Select[Any]:
+               breached: bool | None = None, open_only: bool = False, unassigned: bool = False) -> Select[Any]:
     stmt = select(Case)
+    if unassigned:
+        stmt = stmt.where(Case.assigned_staff_id.is_(None))
     if status:
         stmt = stmt.where(Case.status.in_(status))
     if open_only:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,7 +30,7 @@ from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff
 from pxm.practices.resolution import fcr, metrics, queries, service
-from pxm.practices.resolution.models import Channel, Direction
+from pxm.practices.resolution.models import CaseStatus, Channel, Direction, Priority
 from pxm.web.pages import flash, render
 
 router = APIRouter(prefix="/practices/resolution", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -65,6 +66,45 @@ def _contact_choices(db: Session) -> dict[str, Any]:
     """The choices of a contact form: channels, directions, reasons, resolution codes."""
     return {"channels": [c.value for c in Channel], "directions": [d.value for d in Direction],
             "reasons": service.reason_codes(db), "resolution_codes": service.RESOLUTION_CODES}
+
+
+CASES_PAGE_SIZE = 50
+_BREACHED = {"": None, "yes": True, "no": False}
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, status: str = "open", reason: str = "", priority: str = "", agent: str = "",
+               team: str = "", breached: str = "", offset: int = Query(0, ge=0), db: Session = DB,
+               actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
+    """Every case, filtered (status or open/all, reason, priority, agent or unassigned, team, SLA breached) and
+    paged, newest opened first: the supervisor's list beyond the workspace's newest 25."""
+    statuses = [s.value for s in CaseStatus]
+    reasons = service.reason_codes(db)
+    staff = _staff_names(db)
+    errors: list[str] = []
+    for value, allowed, what in ((status, ["open", "all", *statuses], "status"), (reason, ["", *reasons], "reason"),
+                                 (priority, ["", *(p.value for p in Priority)], "priority"),
+                                 (breached, list(_BREACHED), "breached")):
+        if value not in allowed:
+            errors.append(f"Unknown {what} {value!r}: pick one from the list.")
+    if agent not in ("", "none") and not (agent.isdigit() and int(agent) in staff):
+        errors.append(f"Unknown agent {agent!r}: pick one from the list.")
+    form = {"status": status, "reason": reason, "priority": priority, "agent": agent, "team": team.strip(),
+            "breached": breached}
+    params = PageParams(limit=CASES_PAGE_SIZE, offset=offset)
+    rows: list[Any] = []
+    total = 0
+    if not errors:
+        rows, total = queries.list_cases(
+            db, params, status=[status] if status in statuses else None, open_only=status == "open",
+            reason=reason or None, priority=priority or None, team=form["team"] or None,
+            assigned_staff_id=int(agent) if agent.isdigit() else None, unassigned=agent == "none",
+            breached=_BREACHED[breached])
+    return render(request, "resolution/cases.html", {
+        "page_title": "Cases", "cases": rows, "total": total, "params": params, "form": form, "errors": errors,
+        "query": urlencode({k: v for k, v in form.items() if v}), "statuses": statuses, "reasons": reasons,
+        "priorities": [p.value for p in Priority], "staff": staff,
+        "agents": sorted(staff.items(), key=lambda item: item[1])}, status=422 if errors else 200)
 
 
 def _feedback_for(db: Session, actor: Actor, patient_id: int) -> list[dict[str, Any]] | None:
