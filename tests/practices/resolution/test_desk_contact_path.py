@@ -112,6 +112,7 @@ def test_a_case_opened_by_a_contact_an_agent_handled_is_that_agents_not_routings
     assert [(e.kind, e.actor, e.note) for e in events[:2]] == [
         ("opened", actor.label, None), ("assign", actor.label, service.HANDLED_FIRST_CONTACT)]
     assert events[1].details == {"staff_id": caller.id}
+    assert events[1].at == events[0].at == T0  # taken when the call was: the history reads in order
     assert db.execute(select(RoutingDecision).where(RoutingDecision.case_id == case.id)).first() is None
     opened = _audit(db, case.id)[0]
     assert opened.action == "case.opened"

@@ -381,8 +381,9 @@ def _route_new(session: Session, actor: Actor, opened: _Opened, language: str,
     if owner is not None:
         _queue_assignment(batch, case, owner[0], case.team if case.team is not None else owner[1],
                           CaseStatus.assigned.value)
-        opened.events.append(_event_row(actor, "assign", from_status=CaseStatus.new.value, to_status=case.status,
-                                        note=HANDLED_FIRST_CONTACT, details={"staff_id": owner[0]}))
+        opened.events.append(_event_row(actor, "assign", at=case.opened_at, from_status=CaseStatus.new.value,
+                                        to_status=case.status, note=HANDLED_FIRST_CONTACT,
+                                        details={"staff_id": owner[0]}))
         opened.audit.update(assigned_staff_id=owner[0], assigned_by=actor.label, assigned_because=HANDLED_FIRST_CONTACT)
     if staff_id is not None:
         assert routing is not None and plan is not None
