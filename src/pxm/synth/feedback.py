@@ -7,7 +7,8 @@ About 28% respond. Answers come from a latent satisfaction score per response: d
 effects, a penalty for waits longer than usual for the visit type, a penalty for cases not solved at the
 first contact or reopened, and a slow improvement over the year; so long waits and unresolved cases score
 lower and the dashboards tell a coherent story. About 40% of responses carry a comment drawn from the
-phrase bank ``pxm/practices/feedback/data/comment_bank.json`` (theme and sentiment follow the same score).
+phrase bank ``pxm/practices/feedback/data/comment_bank.json`` (theme and sentiment follow the same score),
+analysed as the live service does it (``synth.comment_analysis``).
 Invitations still open at the end of the window get their message in the outbox (sealed, like live ones).
 """
 
@@ -30,6 +31,7 @@ from pxm.practices.feedback.invitations import new_token
 from pxm.practices.feedback.models import Instrument, Invitation, MessageOutbox, Response
 from pxm.practices.feedback.service import ensure_builtin_instruments
 from pxm.synth.bulk import insert_rows, raw_table
+from pxm.synth.comment_analysis import analyse_comments
 from pxm.synth.registry import SynthContext, register_step
 
 INVITATIONS = raw_table(Invitation)
@@ -249,12 +251,14 @@ def load_feedback(ctx: SynthContext) -> dict[str, int]:
         row["comment"] = ring.seal("\n\n".join(texts.values()), "survey_responses.comment") if texts else None
         row["comment_masked"] = None
         rows.append(row)
+    after_id = db.execute(select(func.coalesce(func.max(Response.id), 0))).scalar_one()
     for i in range(0, len(rows), ctx.chunk_size):
         insert_rows(db, RESPONSES, rows[i:i + ctx.chunk_size])
+    analysed = analyse_comments(ctx, after_id)
     messages = _outbox(ctx, [ids[r] for r in open_invites])
     ctx.progress("feedback", len(events), len(events))
     return {"survey_instruments": len(instruments), "survey_invitations": len(invites),
-            "survey_responses": len(rows), "message_outbox": messages}
+            "survey_responses": len(rows), "comment_analyses": analysed, "message_outbox": messages}
 
 
 def _outbox(ctx: SynthContext, invitation_ids: list[int]) -> int:

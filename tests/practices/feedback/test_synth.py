@@ -6,11 +6,14 @@ import datetime as dt
 from pathlib import Path
 from statistics import mean
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pxm.platform.db import make_engine, make_session_factory
+from pxm.platform.http.pagination import PageParams
 from pxm.platform.people.models import Encounter, Patient
 from pxm.practices.feedback.models import Invitation, Response
+from pxm.practices.feedback.text.models import CommentAnalysis, CommentTheme
+from pxm.practices.feedback.text.service import analysis_values, list_comments
 from pxm.synth.run import generate
 
 AS_OF = dt.date(2026, 6, 1)
@@ -42,5 +45,25 @@ def test_feedback_step_tells_a_coherent_story(committed_db_url: str, key_dir: Pa
             assert case_rows and any(a["RESOLVED"] == "no" for a in case_rows)
             comments = s.execute(select(Response.comment).where(Response.comment.is_not(None))).scalars().all()
             assert len(comments) > 50 and any("espera" in c or "atención" in c for c in comments)
+            # every comment analysed as the live job would (the comment explorer and theme counts show them),
+            # the masked text on the response too; the sentiment follows the answers
+            assert counts["comment_analyses"] == len(comments)
+            done = s.execute(select(CommentAnalysis, Response).join(Response, Response.id == CommentAnalysis.response_id)
+                             ).all()
+            assert len(done) == len(comments)
+            assert all(r.comment_masked == a.masked_text and a.instrument_code == r.instrument.code for a, r in done)
+            live = analysis_values(done[0][1].comment, [], language=done[0][1].language,
+                                   department_id=done[0][1].department_id, instrument_code=done[0][0].instrument_code,
+                                   submitted_at=done[0][1].submitted_at)
+            assert (live["sentiment_label"], live["themes"]) == (done[0][0].sentiment_label, done[0][0].themes)
+            csat = [(a.sentiment_label, r.answers["CSAT"]) for a, r in done if "CSAT" in r.answers]
+            neg = [c for label, c in csat if label == "negative"]
+            pos = [c for label, c in csat if label == "positive"]
+            assert neg and pos and mean(neg) < mean(pos) - 0.5
+            listed, total = list_comments(s, PageParams(limit=5, offset=0), theme=done[0][0].themes[0]
+                                          if done[0][0].themes else None)
+            assert total > 0 and listed
+            assert s.execute(select(func.count()).select_from(CommentTheme)).scalar_one() == sum(
+                len(a.themes) for a, _ in done)
     finally:
         engine.dispose()

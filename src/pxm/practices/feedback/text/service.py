@@ -43,8 +43,27 @@ def patient_names(session: Session, actor: Actor, patient_id: int | None, *, pur
         return []
     audit.record(session, actor, "patient.names_read", "patient", patient_id, patient_id=patient_id,
                  details={"fields": ["given_name", "family_name"], "purpose": purpose})
-    given, family = (patient.given_name or "").strip(), (patient.family_name or "").strip()
+    return name_forms(patient.given_name, patient.family_name)
+
+
+def name_forms(given: str | None, family: str | None) -> list[str]:
+    """The forms of a patient's name masked in a comment: full name first, then given and family."""
+    given, family = (given or "").strip(), (family or "").strip()
     return [n for n in (f"{given} {family}".strip(), given, family) if n]
+
+
+def analysis_values(comment: str, names: list[str], *, language: str | None, department_id: int | None,
+                    instrument_code: str | None, submitted_at: dt.datetime) -> dict[str, Any]:
+    """A ``comment_analyses`` row's values (all but ``response_id``) for a comment and the patient's names
+    (masked out): sentiment, themes, the masked text and what was masked. No I/O; ``analyze_comment`` writes
+    them for one response, the synthetic organization for a year's comments at once."""
+    masked = phi_mask.mask(comment, names)
+    senti = sentiment.analyze(comment)
+    return {"language": language or "en", "sentiment_score": senti.score, "sentiment_label": senti.label,
+            "strongly_negative": senti.strongly_negative, "themes": themes.detect(comment),
+            "masked_text": masked.text, "mask_counts": masked.counts, "model_version": sentiment.MODEL_VERSION,
+            "department_id": department_id, "instrument_code": instrument_code, "submitted_at": submitted_at,
+            "analyzed_at": utcnow()}
 
 
 def analyze_comment(session: Session, response_id: int, actor: Actor = SYSTEM) -> CommentAnalysis | None:
@@ -56,33 +75,23 @@ def analyze_comment(session: Session, response_id: int, actor: Actor = SYSTEM) -
     audit.record(session, actor, "response.text_read", "survey_response", response.id,
                  patient_id=response.patient_id, details={"purpose": "text_analytics"})
     names = patient_names(session, actor, response.patient_id, purpose="mask comment")
-    masked = phi_mask.mask(comment, names)
-    senti = sentiment.analyze(comment)
-    found = themes.detect(comment)
     instrument_code = response.instrument.code if response.instrument is not None else None
+    values = analysis_values(comment, names, language=response.language, department_id=response.department_id,
+                             instrument_code=instrument_code, submitted_at=response.submitted_at)
     row = session.get(CommentAnalysis, response.id)
     if row is None:
-        row = CommentAnalysis(response_id=response.id, submitted_at=response.submitted_at)
+        row = CommentAnalysis(response_id=response.id)
         session.add(row)
-    row.language = response.language or "en"
-    row.sentiment_score = senti.score
-    row.sentiment_label = senti.label
-    row.strongly_negative = senti.strongly_negative
-    row.themes = found
-    row.masked_text = masked.text
-    row.mask_counts = masked.counts
-    row.model_version = sentiment.MODEL_VERSION
-    row.department_id = response.department_id
-    row.instrument_code = instrument_code
-    row.submitted_at = response.submitted_at
-    row.analyzed_at = utcnow()
+    for field, value in values.items():
+        setattr(row, field, value)
     session.flush()
     session.execute(delete(CommentTheme).where(CommentTheme.response_id == response.id))
-    for pos, code in enumerate(found):
-        session.add(CommentTheme(response_id=response.id, theme=code, sentiment_label=senti.label, position=pos))
-    response.comment_masked = masked.text
+    for pos, code in enumerate(row.themes):
+        session.add(CommentTheme(response_id=response.id, theme=code, sentiment_label=row.sentiment_label,
+                                 position=pos))
+    response.comment_masked = row.masked_text
     session.flush()
-    if senti.strongly_negative:
+    if row.strongly_negative:
         from pxm.practices.feedback.loop.service import check_response
 
         check_response(session, actor, response, strongly_negative=True)
