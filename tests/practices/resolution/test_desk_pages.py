@@ -243,3 +243,24 @@ def test_the_cases_page_filters_and_pages_every_case(client, db, actor, make_pat
     bad = client.get("/practices/resolution/cases?status=lost&agent=9999")
     assert bad.status_code == 422
     assert "Unknown status &#39;lost&#39;" in bad.text and "Unknown agent &#39;9999&#39;" in bad.text
+
+
+def test_desk_pages_read_times_in_the_desks_zone(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """PXM_TIMEZONE is where the desk's people read the clock: a Chicago desk's case, cases list and queue show
+    08:00 CST for a contact at 14:00 UTC (the machine-readable datetime stays UTC); UTC reads UTC."""
+    login(client, db, "cx_manager")
+    contact = service.log_contact(db, actor, patient_id=make_patient().id, channel="phone", direction="inbound",
+                                  reason="billing", started_at=T0, route=False)
+    db.commit()
+    url = f"/practices/resolution/cases/{contact.case_id}"
+    utc = client.get(url).text
+    assert "opened <time datetime=\"2025-03-03T14:00:00+00:00\">2025-03-03 14:00 UTC</time>" in utc
+    settings = client.app.state.settings
+    client.app.state.settings = settings.model_copy(update={"timezone": "America/Chicago"})
+    try:
+        page = client.get(url).text
+        assert "opened <time datetime=\"2025-03-03T14:00:00+00:00\">2025-03-03 08:00 CST</time>" in page
+        assert "14:00 UTC" not in page
+        assert "2025-03-03 08:00 CST" in client.get("/practices/resolution/cases?status=all").text
+    finally:
+        client.app.state.settings = settings

@@ -15,11 +15,14 @@ dependency refuses cookie-authenticated POSTs without it.
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
@@ -48,6 +51,22 @@ def static_url(name: str) -> str:
 
 templates.env.globals["static_url"] = static_url
 templates.env.globals["version"] = __version__
+
+
+@functools.lru_cache(maxsize=32)
+def display_zone(name: str) -> ZoneInfo:
+    """The zone pages show times in (``PXM_TIMEZONE``: the desk's, where its people read the clock)."""
+    return ZoneInfo(name)
+
+
+def local_time(ts: dt.datetime, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """``{{ ts | local(zone) }}``: a stored (UTC) time as the page's zone reads it, with the zone's name."""
+    if not isinstance(zone, dt.tzinfo):
+        raise TypeError("local_time needs the page's zone (render() passes it as `zone`)")
+    return (ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)).astimezone(zone).strftime(fmt)
+
+
+templates.env.filters["local"] = local_time
 
 
 def current_actor_of(request: Request) -> Actor | None:
@@ -104,6 +123,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "csrf_token": csrf or "",
         "nav": nav_for(actor, request.url.path),
         "flashes": [tuple(f) for f in flashes],
+        "zone": display_zone(request.app.state.settings.timezone),
     }
     ctx.update(context or {})
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
