@@ -54,7 +54,7 @@ def test_nobody_qualifies_before_the_wait_then_widening_steps() -> None:
     step1 = decide(Requirements(reason="billing", language="es", waited_seconds=150), agents, POLICY, now=NOW)
     assert step1.staff_id == 1 and step1.step == 1 and step1.candidates == 1
     assert step1.explanation.startswith("matched Spanish; reason widened to the billing team")
-    assert "widened to step 1 after waiting 150 s" in step1.explanation
+    assert "widened to step 1 after waiting 2 min 30 s" in step1.explanation
 
 
 def test_step1_falls_back_to_any_reason_and_step2_to_anyone() -> None:
@@ -88,3 +88,10 @@ def test_pool_tracks_load_across_a_sweep() -> None:
               for _ in range(4)]
     # 1 (longest idle), then 2 (less loaded), then 1, then nobody: capacity 2 + 1 used up
     assert chosen == [1, 2, 1, None]
+
+
+def test_waits_read_as_a_supervisor_reads_them() -> None:
+    from pxm.operations.routing.engine import waited_text
+
+    assert [waited_text(x) for x in (0, 45.9, 60, 150, 3599, 3600, 15247, 7200)] == [
+        "0 s", "45 s", "1 min", "2 min 30 s", "59 min 59 s", "1 h", "4 h 14 min", "2 h"]

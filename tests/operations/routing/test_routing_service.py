@@ -92,7 +92,7 @@ def test_widening_step_is_recorded_by_the_sweep(db, make_agent, make_patient, op
     assert case.assigned_staff_id != billing_en.id and case.assigned_staff_id is not None
     assert row.kind == "sweep" and row.step == 1
     assert row.explanation.startswith("matched Spanish; reason widened to the billing team; 1 of 1 candidate")
-    assert "widened to step 1 after waiting 180 s" in row.explanation
+    assert "widened to step 1 after waiting 3 min" in row.explanation
 
 
 def test_reassign_is_audited_and_needs_the_permission(db, make_agent, make_patient, open_case):

@@ -28,6 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 AVAILABLE = "available"
+
+
+def waited_text(seconds: float) -> str:
+    """A wait as a supervisor reads it: "45 s", "2 min 30 s", "4 h 14 min"."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
+    return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
 MAX_STEP = 2
 
 STEP_NAMES = {0: "exact reason + language", 1: "language kept, reason widened", 2: "any available agent"}
@@ -205,7 +215,7 @@ class AgentPool:
                 idle_min = max(0, int((now - agent.idle_since).total_seconds() // 60))
                 reason_text += f" (idle {idle_min} min)"
             if step > 0:
-                reason_text += f"; widened to step {step} after waiting {int(req.waited_seconds)} s"
+                reason_text += f"; widened to step {step} after waiting {waited_text(req.waited_seconds)}"
             if assign:
                 self.add_load(best, 1)
             return Decision(
