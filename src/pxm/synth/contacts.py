@@ -58,7 +58,7 @@ CODES = {"appointment_scheduling": "appointment_booked", "billing": "billing_cor
 
 
 @dataclass
-class _Case:
+class DeskCase:
     patient_id: int
     reason: str
     channel: str
@@ -68,7 +68,15 @@ class _Case:
     resolved_at: dt.datetime | None = None
     reopened: int = 0
     status: str = "new"
-    cycles: list[tuple[dt.datetime, dt.datetime | None]] = field(default_factory=list)  # see ``_cycles``
+    cycles: list[tuple[dt.datetime, dt.datetime | None]] = field(default_factory=list)  # see ``cycles_of``
+    # a case the desk opened itself (service recovery, ``synth.recovery``): its source, team, priority and
+    # summary, when routing assigned it (before any contact), and the note of its resolution
+    source: str = "contact"
+    team: str | None = None
+    priority: str = "normal"
+    summary: str | None = None
+    assigned_at: dt.datetime | None = None
+    resolve_note: str | None = None
 
 
 class _Maker:
@@ -80,7 +88,7 @@ class _Maker:
         self.speed = dict(zip(agents, np.clip(rng.normal(1.0, 0.15, len(agents)), 0.7, 1.4), strict=True))
         self.as_of = as_of
 
-    def contact(self, case: _Case, at: dt.datetime, *, channel: str, direction: str, agent: int,
+    def contact(self, case: DeskCase, at: dt.datetime, *, channel: str, direction: str, agent: int,
                 resolved: bool) -> dt.datetime:
         rng = self.rng
         queued = answered = None
@@ -107,7 +115,7 @@ class _Maker:
         return end
 
 
-def _daytime(at: dt.datetime) -> dt.datetime:
+def daytime(at: dt.datetime) -> dt.datetime:
     """A follow-up or repeat drawn at night happens in the morning instead (from 08:00 local, spread over two
     hours by the minute it was drawn at): patients call, and agents call back, in the day's hours (07:00-20:00)."""
     local = at.astimezone(TZ)
@@ -154,7 +162,7 @@ def _arrivals_until(rng: np.random.Generator, n: int, start: dt.date, since: dt.
 
 
 def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[int], start: dt.date,
-                as_of: dt.datetime, n_cases: int, until: dt.datetime | None = None) -> list[_Case]:
+                as_of: dt.datetime, n_cases: int, until: dt.datetime | None = None) -> list[DeskCase]:
     """A year of cases up to ``as_of`` (midnight); with ``until``, the day goes on to that moment: contacts
     still being handled then have no end yet, and patients still waiting leave unassigned new cases."""
     maker = _Maker(rng, agents, as_of)
@@ -167,12 +175,12 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
     shares = np.array([REASONS[r][0] for r in reasons])
     # a few thousand patients make most contacts: draw case owners from ~30% of the patients
     pool = rng.choice(patient_ids, size=max(1, int(len(patient_ids) * 0.3)), replace=False)
-    cases: list[_Case] = []
+    cases: list[DeskCase] = []
     for at in arrivals:
         reason = reasons[int(rng.choice(len(reasons), p=shares / shares.sum()))]
         channel = CHANNELS[int(rng.choice(len(CHANNELS), p=CHANNEL_SHARE))]
         agent = agents[int(rng.integers(len(agents)))]
-        case = _Case(int(pool[int(rng.integers(len(pool)))]), reason, channel, at, agent)
+        case = DeskCase(int(pool[int(rng.integers(len(pool)))]), reason, channel, at, agent)
         outbound = rng.random() < 0.05
         p_first = REASONS[reason][1] * maker.skill[agent] * (0.9 if channel in ("email", "portal", "sms") else 1.0)
         first_resolves = (not outbound) and rng.random() < min(p_first, 0.99)
@@ -183,7 +191,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         else:  # follow-ups until resolved (by the third at the latest): callbacks and the patient's own calls
             follow_ups = int(rng.integers(1, 4))
             for k in range(follow_ups):
-                at2 = _daytime(end + dt.timedelta(hours=float(rng.uniform(2, 72))))
+                at2 = daytime(end + dt.timedelta(hours=float(rng.uniform(2, 72))))
                 last = rng.random() < 0.6 or k == follow_ups - 1
                 direction = "outbound" if rng.random() < 0.5 else "inbound"
                 end = maker.contact(case, at2, channel="phone" if direction == "outbound" else channel,
@@ -194,14 +202,14 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         cases.append(case)
         repeat_p = REASONS[reason][2] * (2.0 - maker.skill[agent])
         if case.resolved_at is not None and rng.random() < repeat_p:
-            at3 = _daytime(case.resolved_at + dt.timedelta(hours=float(rng.uniform(4, 150))))
+            at3 = daytime(case.resolved_at + dt.timedelta(hours=float(rng.uniform(4, 150))))
             agent2 = agents[int(rng.integers(len(agents)))]
             if rng.random() < 0.5:  # the repeat reopens the case
                 case.reopened += 1
                 end = maker.contact(case, at3, channel=channel, direction="inbound", agent=agent2, resolved=True)
                 case.resolved_at = end
             else:  # the repeat opens a new case
-                new = _Case(case.patient_id, reason, channel, at3, agent2)
+                new = DeskCase(case.patient_id, reason, channel, at3, agent2)
                 new.resolved_at = maker.contact(new, at3, channel=channel, direction="inbound", agent=agent2,
                                                 resolved=True)
                 cases.append(new)
@@ -227,7 +235,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         case.contacts = contacts
         if not contacts and not waiting:
             continue
-        case.cycles = _cycles(case.opened_at, contacts)
+        case.cycles = cycles_of(case.opened_at, contacts)
         case.resolved_at, case.reopened = case.cycles[-1][1], len(case.cycles) - 1
         if case.resolved_at is None:
             case.status = "in_progress" if any(c["agent_id"] for c in case.contacts) else "new"
@@ -239,7 +247,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
     return kept
 
 
-def _cycles(opened_at: dt.datetime, contacts: list[dict[str, Any]]) -> list[tuple[dt.datetime, dt.datetime | None]]:
+def cycles_of(opened_at: dt.datetime, contacts: list[dict[str, Any]]) -> list[tuple[dt.datetime, dt.datetime | None]]:
     """The case's SLA cycles from the contacts made by the cutoff: (start, resolved at, or None while open). The
     first starts when the case opens; as the service desk does it, an answered inbound contact reopens a resolved
     case and starts the next. A repeat made after the cutoff has not reopened it yet."""
@@ -257,7 +265,7 @@ def _due(hours: sla.Hours | None, start: dt.datetime, minutes: int) -> dt.dateti
     return hours.add(start, minutes) if hours is not None else start + dt.timedelta(minutes=minutes)
 
 
-def _escalations(case: _Case, first_response: tuple[dt.datetime, dt.datetime | None],
+def _escalations(case: DeskCase, first_response: tuple[dt.datetime, dt.datetime | None],
                  resolution_dues: list[dt.datetime], as_of: dt.datetime,
                  supervisor: int | None) -> list[dict[str, Any]]:
     """The SLA escalations of a case, as ``sla.check`` writes them when a target passes unmet: the first
@@ -268,7 +276,7 @@ def _escalations(case: _Case, first_response: tuple[dt.datetime, dt.datetime | N
     late += [("resolution", k, due) for k, ((_, resolved), due) in enumerate(zip(case.cycles, resolution_dues,
                                                                                  strict=True))
              if (resolved or as_of) > due]
-    rows, priority = [], "normal"
+    rows, priority = [], case.priority
     for target, cycle, due in sorted(late, key=lambda x: x[2]):
         rows.append(dict(target=target, cycle=cycle, due_at=due, escalated_at=due, previous_priority=priority,
                          new_priority=raised(priority), supervisor_staff_id=supervisor, acknowledged_at=None,
@@ -290,16 +298,20 @@ def _event(case_id: int, at: dt.datetime, kind: str, from_status: str | None, to
                 note=note, details=details)
 
 
-def case_history(case_id: int, case: _Case, row: dict[str, Any], contact_ids: list[int],
+def case_history(case_id: int, case: DeskCase, row: dict[str, Any], contact_ids: list[int],
                  escalations: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
     """The ``case_events`` of a synthetic case, as the service desk writes them for the same contacts: opened,
     assigned to the agent who takes its first answered contact, one ``contact`` event per contact, in progress
     once answered, resolved in the contact that settles it, closed three days later, reopened (from resolved or
     closed) by an answered inbound repeat, and the SLA escalations (``_escalations``) with their ids. The
     case's row (status, agent, resolution and close times) is where the history ends."""
-    events = [_event(case_id, case.opened_at, "opened", None, "new", reason=case.reason, priority="normal",
-                     source="contact")]
+    events = [_event(case_id, case.opened_at, "opened", None, "new", reason=case.reason, priority=case.priority,
+                     source=case.source)]
     status = "new"
+    if case.assigned_at is not None and row["assigned_staff_id"] is not None:
+        events.append(_event(case_id, case.assigned_at, "assign", "new", "assigned", actor="system:routing",
+                             staff_id=row["assigned_staff_id"]))
+        status = "assigned"
     resolved_at: dt.datetime | None = None
     for contact_id, x in zip(contact_ids, case.contacts, strict=True):
         answered = not x["abandoned"] and x["agent_id"] is not None
@@ -320,7 +332,7 @@ def case_history(case_id: int, case: _Case, row: dict[str, Any], contact_ids: li
             events.append(_event(case_id, x["answered_at"] or start, "transition", status, "in_progress"))
             status = "in_progress"
         if x["resolved"] and x["ended_at"] is not None:
-            events.append(_event(case_id, x["ended_at"], "transition", status, "resolved",
+            events.append(_event(case_id, x["ended_at"], "transition", status, "resolved", note=case.resolve_note,
                                  resolution_code=CODES[case.reason]))
             status, resolved_at = "resolved", x["ended_at"]
     if row["closed_at"] is not None:
@@ -333,36 +345,31 @@ def case_history(case_id: int, case: _Case, row: dict[str, Any], contact_ids: li
     return sorted(events, key=lambda e: e["at"])  # stable: same-time events keep the desk's order
 
 
-@register_step("contacts", order=45)
-def load_contacts(ctx: SynthContext) -> dict[str, int]:
-    """Service-desk cases and contacts for a year (about two contacts per patient of this run)."""
+def write_cases(ctx: SynthContext, cases: list[DeskCase], as_of: dt.datetime, *, step: str
+                ) -> tuple[list[int], int, int, int]:
+    """Write ``cases`` in chunks as the desk would have: each case (in its patient's home facility, its SLA due
+    times counted in that facility's hours, cycle by cycle), its contacts, its SLA escalations, its history, and
+    for one still open the SLA checks. Returns the case ids (in order) and the contacts, events and escalations
+    written."""
     org: OrgRefs = ctx.state["org"]
     db = ctx.db
-    after = int(ctx.state.get("patients_after_id", 0))
-    # later steps (feedback) take the cases of this run only: those with an id above this
-    ctx.state["cases_after_id"] = int(db.execute(select(func.coalesce(func.max(Case.id), 0))).scalar_one())
-    patient_ids = [int(i) for (i,) in db.execute(select(Patient.id).where(Patient.id > after))]
-    if not patient_ids or not org.agents:
-        return {"cases": 0, "contacts": 0}
-    start, end = ctx.window
-    as_of = dt.datetime.combine(end, dt.time(0), dt.UTC)
-    cases = build_cases(ctx.rng("contacts"), patient_ids, sorted(org.agents), start, as_of,
-                        n_cases=int(len(patient_ids) * 1.45), until=ctx.until)
-    as_of = max(as_of, ctx.until or as_of)
     # a case belongs to the patient's home facility, as on the desk, and its SLA counts that facility's hours
-    home = dict(db.execute(select(Patient.id, Patient.home_facility_id).where(Patient.id > after)).tuples().all())
+    wanted = sorted({c.patient_id for c in cases})
+    home = {pid: fac for i in range(0, len(wanted), 1000) for pid, fac in db.execute(
+        select(Patient.id, Patient.home_facility_id).where(Patient.id.in_(wanted[i:i + 1000]))).tuples()}
     calendars = {fac: sla.calendar_for(db, fac) for fac in set(home.values())}
     policies: dict[tuple[str, str], tuple[int, int, bool]] = {}
     supervisors = sorted(org.supervisors)
     n_contacts = n_events = n_esc = 0
+    all_ids: list[int] = []
     for i in range(0, len(cases), ctx.chunk_size):
         chunk = cases[i:i + ctx.chunk_size]
         rows: list[dict[str, Any]] = []
         escalations: list[list[dict[str, Any]]] = []  # per case of the chunk
         for c in chunk:
-            key = (c.reason, "normal")
+            key = (c.reason, c.priority)
             if key not in policies:
-                p = sla.policy_for(db, c.reason, "normal")
+                p = sla.policy_for(db, c.reason, c.priority)
                 policies[key] = (p.first_response_minutes, p.resolution_minutes, p.business_hours) if p else (240, 1200, True)
             fr_min, res_min, business = policies[key]
             use = calendars[home[c.patient_id]] if business else None
@@ -375,16 +382,17 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
                                             supervisors[len(escalations) % len(supervisors)] if supervisors else None))
             rows.append(dict(
                 external_ref=None, patient_id=c.patient_id, reason=c.reason,
-                priority=escalations[-1][-1]["new_priority"] if escalations[-1] else "normal", status=c.status,
-                channel=c.channel, source="contact", team=None, facility_id=home[c.patient_id],
+                priority=escalations[-1][-1]["new_priority"] if escalations[-1] else c.priority, status=c.status,
+                channel=c.channel, source=c.source, team=c.team, facility_id=home[c.patient_id],
                 assigned_staff_id=c.agent,
-                summary=None, opened_at=c.opened_at, first_response_at=first_resp, resolved_at=c.resolved_at,
+                summary=c.summary, opened_at=c.opened_at, first_response_at=first_resp, resolved_at=c.resolved_at,
                 closed_at=c.resolved_at + CLOSE_AFTER if c.status == "closed" and c.resolved_at else None,
                 reopened_count=c.reopened, resolution_code=CODES[c.reason] if c.resolved_at else None,
                 first_response_due_at=fr_due, resolution_due_at=res_due,
                 first_response_breached=(first_resp or as_of) > fr_due,
                 resolution_breached=bool((c.resolved_at or as_of) > res_due), updated_at=c.resolved_at or c.opened_at))
         ids = db.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        all_ids += ids
         contact_rows, event_rows, esc_rows, checks = [], [], [], []
         for case_id, c, row, escs in zip(ids, chunk, rows, escalations, strict=True):
             if c.resolved_at is None:  # still open: its SLA targets are watched as any open case's are
@@ -409,7 +417,27 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
         n_contacts += len(contact_rows)
         n_events += len(event_rows)
         n_esc += len(esc_rows)
-        ctx.progress("contacts", min(i + len(chunk), len(cases)), len(cases))
+        ctx.progress(step, min(i + len(chunk), len(cases)), len(cases))
+    return all_ids, n_contacts, n_events, n_esc
+
+
+@register_step("contacts", order=45)
+def load_contacts(ctx: SynthContext) -> dict[str, int]:
+    """Service-desk cases and contacts for a year (about two contacts per patient of this run)."""
+    org: OrgRefs = ctx.state["org"]
+    db = ctx.db
+    after = int(ctx.state.get("patients_after_id", 0))
+    # later steps (feedback) take the cases of this run only: those with an id above this
+    ctx.state["cases_after_id"] = int(db.execute(select(func.coalesce(func.max(Case.id), 0))).scalar_one())
+    patient_ids = [int(i) for (i,) in db.execute(select(Patient.id).where(Patient.id > after))]
+    if not patient_ids or not org.agents:
+        return {"cases": 0, "contacts": 0}
+    start, end = ctx.window
+    as_of = dt.datetime.combine(end, dt.time(0), dt.UTC)
+    cases = build_cases(ctx.rng("contacts"), patient_ids, sorted(org.agents), start, as_of,
+                        n_cases=int(len(patient_ids) * 1.45), until=ctx.until)
+    as_of = max(as_of, ctx.until or as_of)
+    _ids, n_contacts, n_events, n_esc = write_cases(ctx, cases, as_of, step="contacts")
     counts = {"cases": len(cases), "contacts": n_contacts, "case_events": n_events, "escalations": n_esc}
     if ctx.until is not None:
         # the patients still waiting now go through routing, as a new case does: those an available agent can

@@ -252,6 +252,7 @@ def load_feedback(ctx: SynthContext) -> dict[str, int]:
         row["comment_masked"] = None
         rows.append(row)
     after_id = db.execute(select(func.coalesce(func.max(Response.id), 0))).scalar_one()
+    ctx.state["responses_after_id"] = after_id  # the recovery step takes this run's responses
     for i in range(0, len(rows), ctx.chunk_size):
         insert_rows(db, RESPONSES, rows[i:i + ctx.chunk_size])
     analysed = analyse_comments(ctx, after_id)
