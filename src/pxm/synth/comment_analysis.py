@@ -7,9 +7,9 @@ year of history does not: those cases would be a year of open work on the desk t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from pxm.platform.people.models import Patient
 from pxm.practices.feedback.models import Instrument, Response
@@ -20,7 +20,7 @@ from pxm.synth.registry import SynthContext
 
 ANALYSES = raw_table(CommentAnalysis, skip=())
 THEMES = raw_table(CommentTheme, skip=())
-_R = Response.__table__
+_R = cast(Table, Response.__table__)
 _MASKED = update(_R).where(_R.c.id == bindparam("rid")).values(comment_masked=bindparam("masked"))
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from pxm.platform.people.models import Staff
 from pxm.practices.feedback.loop.models import RecoveryLink, Trigger
@@ -28,7 +28,7 @@ from pxm.practices.resolution.models import Channel
 from pxm.synth.contacts import CLOSE_AFTER, DeskCase, cycles_of, daytime, write_cases
 from pxm.synth.registry import SynthContext, register_step
 
-LINKS = RecoveryLink.__table__
+LINKS = cast(Table, RecoveryLink.__table__)
 SETTLED_FIRST_CALL = 0.8
 ACTIONS = (
     "Called the patient, apologised and explained what went wrong; they accepted the explanation.",
