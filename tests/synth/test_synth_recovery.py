@@ -62,6 +62,6 @@ def test_survey_triggers_open_recovery_cases_that_are_worked_and_closed(committe
                     assert as_of - case.opened_at < dt.timedelta(days=4), (case.id, case.opened_at)
             loop = metrics.loop_metrics(s)["overall"]
             assert loop["opened"] == len(links) and 0.9 < loop["closure_rate"] <= 1.0
-            assert 0 < loop["median_hours_to_close"] < 24
+            assert 0 < loop["median_hours_to_close"] < 48  # called back within a working day or two
     finally:
         engine.dispose()
