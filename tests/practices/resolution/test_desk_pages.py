@@ -264,3 +264,23 @@ def test_desk_pages_read_times_in_the_desks_zone(client, db, actor, make_patient
         assert "2025-03-03 08:00 CST" in client.get("/practices/resolution/cases?status=all").text
     finally:
         client.app.state.settings = settings
+
+
+def test_an_agent_sets_their_own_status_from_the_workspace(client, db, actor) -> None:  # type: ignore[no-untyped-def]
+    """Routing gives new cases only to available agents: the agent says when they are away and back, on the
+    workspace, without the API; an unknown status is refused with the list."""
+    from pxm.platform.people.models import Staff
+
+    _headers, me = _agent_login(client, db, actor, "stan")
+    page = client.get("/practices/resolution")
+    assert 'id="status-h">Your status' in page.text and '<option value="away">' in page.text
+    r = client.post("/practices/resolution/status", data={"status": "away", "csrf_token": _csrf(page.text)})
+    assert r.url.path == "/practices/resolution" and "Your status is now away." in r.text
+    db.expire_all()
+    assert db.get(Staff, me.id).status == "away"
+    assert "Away since" in r.text
+    r = client.post("/practices/resolution/status", data={"status": "lunch", "csrf_token": _csrf(page.text)})
+    assert "status: use one of available, busy, away, offline" in r.text
+    db.expire_all()
+    assert db.get(Staff, me.id).status == "away"
+    assert client.post("/practices/resolution/status", data={"status": "available"}).status_code == 403  # CSRF

@@ -28,7 +28,7 @@ from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
-from pxm.platform.people.models import Staff
+from pxm.platform.people.models import Staff, StaffStatus
 from pxm.practices.resolution import fcr, metrics, queries, service
 from pxm.practices.resolution.models import CaseStatus, Channel, Direction, Priority
 from pxm.web.pages import flash, render
@@ -59,7 +59,27 @@ def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_R
     return render(request, "resolution/workspace.html", {
         "page_title": "Service desk", "me": me, "mine": mine, "unassigned": unassigned, "breached": breached,
         "staff": _staff_names(db), "now": utcnow(), "can_metrics": actor.can(Permission.metrics_read),
-        "can_take": can_take, **(_contact_choices(db) if can_take else {})})
+        "can_take": can_take, "staff_statuses": [st.value for st in StaffStatus],
+        **(_contact_choices(db) if can_take else {})})
+
+
+@router.post("/status")
+def post_status(request: Request, status: str = Form(""), db: Session = DB,
+                actor: Actor = Depends(CASES_READ)) -> Response:
+    """The signed-in agent sets their own availability (routing gives new cases only to available agents)."""
+    back = RedirectResponse("/practices/resolution", status_code=303)
+    me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    if me is None:
+        flash(request, back, "Your sign-in is not linked to a staff profile, so it has no status to set.", "error")
+        return back
+    try:
+        with db.begin_nested():
+            people.set_staff_status(db, actor, me.id, status)
+    except APIError as exc:
+        flash(request, back, exc.message, "error")
+        return back
+    flash(request, back, f"Your status is now {status}.", "success")
+    return back
 
 
 def _contact_choices(db: Session) -> dict[str, Any]:
