@@ -30,7 +30,7 @@ def analyse_comments(ctx: SynthContext, after_id: int) -> int:
     rows = db.execute(select(Response.id, Response.comment, Response.patient_id, Response.language,
                              Response.department_id, Instrument.code, Response.submitted_at)
                       .join(Instrument, Instrument.id == Response.instrument_id)
-                      .where(Response.id > after_id, Response.comment.is_not(None))).all()
+                      .where(Response.id > after_id, Response.comment.is_not(None)).order_by(Response.id)).all()
     patient_ids = sorted({r.patient_id for r in rows if r.patient_id is not None})
     names: dict[int, list[str]] = {}
     for i in range(0, len(patient_ids), 500):

@@ -429,7 +429,8 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
     after = int(ctx.state.get("patients_after_id", 0))
     # later steps (feedback) take the cases of this run only: those with an id above this
     ctx.state["cases_after_id"] = int(db.execute(select(func.coalesce(func.max(Case.id), 0))).scalar_one())
-    patient_ids = [int(i) for (i,) in db.execute(select(Patient.id).where(Patient.id > after))]
+    # in id order: the rows' order on disk differs between databases (PostgreSQL moves an updated row)
+    patient_ids = [int(i) for (i,) in db.execute(select(Patient.id).where(Patient.id > after).order_by(Patient.id))]
     if not patient_ids or not org.agents:
         return {"cases": 0, "contacts": 0}
     start, end = ctx.window

@@ -123,7 +123,7 @@ def _events(ctx: SynthContext, start: dt.datetime, end: dt.datetime) -> list[tup
     for e in db.execute(select(Encounter.id, Encounter.patient_id, Encounter.type, Encounter.department_id,
                                Encounter.provider_id, Encounter.discharge_at, Encounter.wait_minutes)
                         .where(Encounter.discharge_at >= start, Encounter.discharge_at < end,
-                               Encounter.patient_id > patients_after)):
+                               Encounter.patient_id > patients_after).order_by(Encounter.id)):
         out.append((e.discharge_at, e.patient_id, "encounter", {
             "id": e.id, "type": e.type, "department_id": e.department_id, "provider_id": e.provider_id,
             "wait": e.wait_minutes or 0}))
@@ -133,7 +133,8 @@ def _events(ctx: SynthContext, start: dt.datetime, end: dt.datetime) -> list[tup
         contacts = dict(db.execute(select(Contact.case_id, func.count()).group_by(Contact.case_id)).all())
         for c in db.execute(select(Case.id, Case.patient_id, Case.resolved_at, Case.reopened_count, Case.reason,
                                    Case.channel, Case.assigned_staff_id)
-                            .where(Case.resolved_at >= start, Case.resolved_at < end, Case.id > cases_after)):
+                            .where(Case.resolved_at >= start, Case.resolved_at < end, Case.id > cases_after)
+                            .order_by(Case.id)):
             out.append((c.resolved_at, c.patient_id, "case", {
                 "id": c.id, "first_contact": contacts.get(c.id, 1) <= 1 and not c.reopened_count,
                 "reopened": bool(c.reopened_count), "reason": c.reason, "agent": c.assigned_staff_id}))
@@ -267,7 +268,7 @@ def _outbox(ctx: SynthContext, invitation_ids: list[int]) -> int:
     db = ctx.db
     ring = keyring()
     rows = []
-    for inv in db.execute(select(Invitation).where(Invitation.id.in_(invitation_ids))).scalars():
+    for inv in db.execute(select(Invitation).where(Invitation.id.in_(invitation_ids)).order_by(Invitation.id)).scalars():
         patient = db.get(Patient, inv.patient_id)
         to = (patient.email if inv.channel == "email" else patient.phone) if patient else None
         if not to:
