@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from tests.helpers.auth import token_headers
 from tests.helpers.batches import pipelines_sent
 
+from pxm.practices.resolution import service
 from pxm.practices.resolution.models import Contact
 
 
@@ -154,3 +155,19 @@ def test_contact_creation_documents_its_credentials_and_idempotency_key(client, 
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "header.Idempotency-Key"  # as FastAPI names it
     ok = client.post("/api/v1/contacts", json=_contact_body(p.id), headers={**h, "Idempotency-Key": "k" * 200})
     assert ok.status_code == 201
+
+
+def test_the_cases_list_filters_the_queue_nobody_is_assigned_to(client, db, make_patient, make_agent) -> None:  # type: ignore[no-untyped-def]
+    from pxm.platform.auth.actor import Actor
+
+    actor = Actor.system("test")
+    p, ann = make_patient(), make_agent("queue-ann")
+    waiting = service.open_case(db, actor, patient_id=p.id, reason="billing", route=False)
+    taken = service.open_case(db, actor, patient_id=p.id, reason="referral", route=False)
+    service.assign(db, actor, taken.id, ann.id, reason_text="test")
+    db.commit()
+    h = token_headers(db, "agent")
+    listed = client.get("/api/v1/cases", params={"unassigned": "true", "patient_id": p.id}, headers=h).json()
+    assert [c["id"] for c in listed["items"]] == [waiting.id] and listed["total"] == 1
+    both = client.get("/api/v1/cases", params={"unassigned": "true", "assigned_staff_id": ann.id}, headers=h)
+    assert both.status_code == 422 and "not both" in both.json()["error"]["message"]

@@ -18,6 +18,7 @@ from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.body import json_body_doc, parse_body
 from pxm.platform.http.deps import DB, commit_now, get_settings_dep, run_write
+from pxm.platform.http.errors import BadRequest
 from pxm.platform.http.idempotency import (
     IDEMPOTENCY_KEY_DOC,
     idempotency_key,
@@ -103,12 +104,16 @@ def list_contacts(patient_id: int | None = Query(None, ge=1), case_id: int | Non
 def list_cases(status: list[CaseStatus] | None = Query(None), reason: str | None = Query(None, max_length=40),
                priority: Priority | None = None, assigned_staff_id: int | None = Query(None, ge=1),
                patient_id: int | None = Query(None, ge=1), team: str | None = Query(None, max_length=80),
-               breached: bool | None = None, params: PageParams = Depends(page_params),
+               breached: bool | None = None,
+               unassigned: bool = Query(False, description="only cases nobody is assigned to (the queue)"),
+               params: PageParams = Depends(page_params),
                db: Session = DB, actor: Actor = CasesRead) -> Page[CaseRead]:
+    if unassigned and assigned_staff_id is not None:
+        raise BadRequest("give assigned_staff_id or unassigned=true, not both")
     rows, total = queries.list_cases(db, params, status=[s.value for s in status] if status else None,
                                      reason=reason, priority=priority.value if priority else None,
                                      assigned_staff_id=assigned_staff_id, patient_id=patient_id, team=team,
-                                     breached=breached)
+                                     breached=breached, unassigned=unassigned)
     return Page(items=[CaseRead.model_validate(r) for r in rows], total=total, limit=params.limit,
                 offset=params.offset)
 
