@@ -65,6 +65,10 @@ def test_forms_post_with_csrf(client, db, actor, make_patient) -> None:  # type:
     assert r.status_code == 200 and "Case moved to in progress" in r.text
     r = client.post(url + "/transition", data={"to_status": "resolved", "csrf_token": token})
     assert "resolution_code" in r.text
+    # the status list starts empty (no move is picked for the agent), and an empty pick is refused
+    assert '<option value="">Choose a status</option>' in r.text
+    r = client.post(url + "/transition", data={"to_status": "", "csrf_token": token})
+    assert "to_status must be one of" in r.text
     db.expire_all()
     case = service.get_case(db, case.id)
     assert case.status == "in_progress" and case.reopened_count == 1
