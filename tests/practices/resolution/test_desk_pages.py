@@ -237,16 +237,21 @@ def test_the_cases_page_filters_and_pages_every_case(client, db, actor, make_pat
     assert len(first) == CASES_PAGE_SIZE and first[0] == billing[-1].id  # newest opened first
     rest = shown(f"offset={CASES_PAGE_SIZE}")
     assert set(first) | set(rest) == {c.id for c in billing[1:]} | {refill.id} and not set(first) & set(rest)
-    assert 'href="?status=open&amp;offset=50">Older</a>' in page.text
+    assert 'href="?status=open&amp;order=opened&amp;offset=50">Older</a>' in page.text
+    due = {c.id: c.resolution_due_at for c in [*billing, refill]}
+    soonest = shown("order=due")
+    assert [due[i] for i in soonest] == sorted(due[i] for i in soonest) and soonest != first
+    assert soonest[0] in (billing[1].id, refill.id)  # the open ones opened first are due first
     assert shown("status=resolved") == [billing[0].id]
     assert shown(f"status=all&agent={ann.id}") == [billing[0].id]
     assert shown("reason=prescription_refill") == [refill.id] == shown("team=back")
     assert refill.id not in shown("agent=none&offset=0") + shown("agent=none&offset=50")
     assert shown("breached=yes") == [billing[1].id]
     assert '<a href="/practices/resolution/cases">Cases</a>' in client.get("/").text  # in the menu
-    bad = client.get("/practices/resolution/cases?status=lost&agent=9999")
+    bad = client.get("/practices/resolution/cases?status=lost&agent=9999&order=oldest")
     assert bad.status_code == 422
     assert "Unknown status &#39;lost&#39;" in bad.text and "Unknown agent &#39;9999&#39;" in bad.text
+    assert "Unknown order &#39;oldest&#39;" in bad.text
 
 
 def test_desk_pages_read_times_in_the_desks_zone(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]

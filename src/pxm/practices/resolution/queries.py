@@ -41,8 +41,16 @@ def case_query(*, status: list[str] | None = None, reason: str | None = None, pr
 _PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 
 
-def list_cases(session: Session, params: PageParams, **filters: Any) -> tuple[list[Case], int]:
-    stmt = case_query(**filters).order_by(Case.opened_at.desc(), Case.id.desc())
+CASE_ORDERS = ("opened", "due")  # newest opened first; soonest resolution due first (the most overdue at the top)
+
+
+def list_cases(session: Session, params: PageParams, *, order: str = "opened", **filters: Any
+               ) -> tuple[list[Case], int]:
+    stmt = case_query(**filters)
+    if order == "due":
+        stmt = stmt.order_by(Case.resolution_due_at.is_(None), Case.resolution_due_at, Case.id)
+    else:
+        stmt = stmt.order_by(Case.opened_at.desc(), Case.id.desc())
     return paginate(session, stmt, params)
 
 

@@ -94,23 +94,23 @@ _BREACHED = {"": None, "yes": True, "no": False}
 
 @router.get("/cases", response_class=HTMLResponse)
 def cases_page(request: Request, status: str = "open", reason: str = "", priority: str = "", agent: str = "",
-               team: str = "", breached: str = "", offset: int = Query(0, ge=0), db: Session = DB,
+               team: str = "", breached: str = "", order: str = "opened", offset: int = Query(0, ge=0), db: Session = DB,
                actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
     """Every case, filtered (status or open/all, reason, priority, agent or unassigned, team, SLA breached) and
-    paged, newest opened first: the supervisor's list beyond the workspace's newest 25."""
+    paged, newest opened first or soonest due first: the supervisor's list beyond the workspace's newest 25."""
     statuses = [s.value for s in CaseStatus]
     reasons = service.reason_codes(db)
     staff = _staff_names(db)
     errors: list[str] = []
     for value, allowed, what in ((status, ["open", "all", *statuses], "status"), (reason, ["", *reasons], "reason"),
                                  (priority, ["", *(p.value for p in Priority)], "priority"),
-                                 (breached, list(_BREACHED), "breached")):
+                                 (breached, list(_BREACHED), "breached"), (order, queries.CASE_ORDERS, "order")):
         if value not in allowed:
             errors.append(f"Unknown {what} {value!r}: pick one from the list.")
     if agent not in ("", "none") and not (agent.isdigit() and int(agent) in staff):
         errors.append(f"Unknown agent {agent!r}: pick one from the list.")
     form = {"status": status, "reason": reason, "priority": priority, "agent": agent, "team": team.strip(),
-            "breached": breached}
+            "breached": breached, "order": order}
     params = PageParams(limit=CASES_PAGE_SIZE, offset=offset)
     rows: list[Any] = []
     total = 0
@@ -119,7 +119,7 @@ def cases_page(request: Request, status: str = "open", reason: str = "", priorit
             db, params, status=[status] if status in statuses else None, open_only=status == "open",
             reason=reason or None, priority=priority or None, team=form["team"] or None,
             assigned_staff_id=int(agent) if agent.isdigit() else None, unassigned=agent == "none",
-            breached=_BREACHED[breached])
+            breached=_BREACHED[breached], order=order)
     return render(request, "resolution/cases.html", {
         "page_title": "Cases", "cases": rows, "total": total, "params": params, "form": form, "errors": errors,
         "query": urlencode({k: v for k, v in form.items() if v}), "statuses": statuses, "reasons": reasons,
