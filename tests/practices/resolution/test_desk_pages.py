@@ -293,3 +293,25 @@ def test_an_agent_sets_their_own_status_from_the_workspace(client, db, actor) ->
     db.expire_all()
     assert db.get(Staff, me.id).status == "away"
     assert client.post("/practices/resolution/status", data={"status": "available"}).status_code == 403  # CSRF
+
+
+def test_the_workspace_shows_the_agents_day(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """'Today': the signed-in agent's contacts since the start of the desk's day, their average handling time
+    and how many settled the case there and then; yesterday's do not count."""
+    from pxm.operations.live.service import day_start
+    from pxm.platform.db.base import utcnow
+
+    _headers, me = _agent_login(client, db, actor, "tina")
+    def day() -> str:
+        return " ".join(client.get("/practices/resolution").text.split()).split('<p id="my-day">')[1].split("</p>")[0]
+
+    assert day() == "<strong>Today:</strong> 0 contacts, average handling time –, 0 resolved in the contact."
+    midnight = day_start(utcnow(), "UTC")
+    start = max(utcnow() - dt.timedelta(minutes=20), midnight)
+    for n, (begin, minutes, resolved) in enumerate([(start, 4, True), (start + dt.timedelta(minutes=5), 6, False),
+                                                   (midnight - dt.timedelta(hours=2), 30, True)]):
+        service.log_contact(db, actor, patient_id=make_patient().id, channel="phone", direction="inbound",
+                            reason="billing", started_at=begin, ended_at=begin + dt.timedelta(minutes=minutes),
+                            agent_id=me.id, resolved=resolved, route=False, note=f"call {n}")
+    db.commit()
+    assert day() == "<strong>Today:</strong> 2 contacts, average handling time 5:00, 1 resolved in the contact."

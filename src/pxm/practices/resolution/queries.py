@@ -86,6 +86,17 @@ def case_history(session: Session, case_id: int) -> tuple[list[CaseEvent], list[
     return list(events), list(contacts)
 
 
+def agent_day(session: Session, staff_id: int, since: dt.datetime) -> dict[str, Any]:
+    """An agent's contacts since ``since`` (the start of their day): how many, the average handling time of
+    those ended (answer or start to end, as AHT is counted) and how many resolved their case there and then."""
+    rows = session.execute(select(Contact.started_at, Contact.answered_at, Contact.ended_at, Contact.resolved)
+                           .where(Contact.agent_id == staff_id, Contact.started_at >= since,
+                                  Contact.abandoned.is_(False))).all()
+    handled = [(r.ended_at - (r.answered_at or r.started_at)).total_seconds() for r in rows if r.ended_at]
+    return {"contacts": len(rows), "aht_seconds": sum(handled) / len(handled) if handled else None,
+            "resolved": sum(1 for r in rows if r.resolved)}
+
+
 def contact_count(session: Session, case_id: int) -> int:
     return int(session.execute(select(func.count()).where(Contact.case_id == case_id)).scalar_one())
 

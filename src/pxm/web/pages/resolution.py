@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pxm.operations.live.service import day_start
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require, verify_csrf
 from pxm.platform.auth.permissions import Permission
@@ -56,7 +57,9 @@ def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_R
     unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), status=["new"])
     breached, _ = queries.list_cases(db, PageParams(limit=25, offset=0), breached=True, open_only=True)
     can_take = actor.can(Permission.contacts_write) and actor.can(Permission.patients_read)
-    return render(request, "resolution/workspace.html", {
+    zone = request.app.state.settings.timezone
+    today = queries.agent_day(db, me.id, day_start(utcnow(), zone)) if me is not None else None
+    return render(request, "resolution/workspace.html", {"today": today,
         "page_title": "Service desk", "me": me, "mine": mine, "unassigned": unassigned, "breached": breached,
         "staff": _staff_names(db), "now": utcnow(), "can_metrics": actor.can(Permission.metrics_read),
         "can_take": can_take, "staff_statuses": [st.value for st in StaffStatus],
