@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-MODEL_VERSION = "lexicon-1"
+MODEL_VERSION = "lexicon-2"  # 2: words and phrases from the demo comment bank (docs/feedback-text.md)
 POSITIVE_THRESHOLD = 0.1
 NEGATIVE_THRESHOLD = 0.1
 ABSENCE = -0.9
