@@ -437,8 +437,7 @@ def load_contacts(ctx: SynthContext) -> dict[str, int]:
     as_of = dt.datetime.combine(end, dt.time(0), dt.UTC)
     cases = build_cases(ctx.rng("contacts"), patient_ids, sorted(org.agents), start, as_of,
                         n_cases=int(len(patient_ids) * 1.45), until=ctx.until)
-    as_of = max(as_of, ctx.until or as_of)
-    _ids, n_contacts, n_events, n_esc = write_cases(ctx, cases, as_of, step="contacts")
+    _ids, n_contacts, n_events, n_esc = write_cases(ctx, cases, ctx.cutoff, step="contacts")
     counts = {"cases": len(cases), "contacts": n_contacts, "case_events": n_events, "escalations": n_esc}
     if ctx.until is not None:
         # the patients still waiting now go through routing, as a new case does: those an available agent can

@@ -88,8 +88,7 @@ def load_recovery(ctx: SynthContext) -> dict[str, int]:
     instruments = {i.id: i for i in db.execute(select(Instrument)).scalars()}
     negative = set(db.execute(select(CommentAnalysis.response_id).where(
         CommentAnalysis.response_id > after, CommentAnalysis.strongly_negative.is_(True))).scalars())
-    _start, end = ctx.window
-    as_of = max(dt.datetime.combine(end, dt.time(0), dt.UTC), ctx.until or dt.datetime.min.replace(tzinfo=dt.UTC))
+    as_of = ctx.cutoff
     rng = ctx.rng("recovery")
     cases: list[DeskCase] = []
     links: list[dict[str, Any]] = []

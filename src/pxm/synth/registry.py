@@ -66,6 +66,13 @@ class SynthContext:
         """The 12 months of activity the organization covers: [start, as_of)."""
         return self.as_of - dt.timedelta(days=365), self.as_of
 
+    @property
+    def cutoff(self) -> dt.datetime:
+        """The moment the organization's history stops: ``until`` when the day is in progress, else midnight
+        starting the as_of day. What happens after it has not happened yet (an open case, an unsent reply)."""
+        midnight = dt.datetime.combine(self.as_of, dt.time(0), dt.UTC)
+        return max(midnight, self.until) if self.until is not None else midnight
+
 
 StepFn = Callable[[SynthContext], dict[str, int]]
 

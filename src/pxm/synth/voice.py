@@ -18,7 +18,7 @@ import datetime as dt
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 
 from pxm.platform.people.models import Encounter, Patient
 from pxm.practices.feedback.complaints.models import Complaint, ComplaintStatus
@@ -161,8 +161,8 @@ def load_voice(ctx: SynthContext) -> dict[str, int]:
                             .order_by(Encounter.id)).all()
     if not encounters:
         return {"complaints": 0, "public_reviews": 0}
-    _start, end = ctx.window
-    as_of = max(dt.datetime.combine(end, dt.time(0), dt.UTC), ctx.until or dt.datetime.min.replace(tzinfo=dt.UTC))
+    _start, _end = ctx.window
+    as_of = ctx.cutoff
     patients = len({e.patient_id for e in encounters})
     rng = ctx.rng("voice")
     bank = comment_bank()
@@ -200,9 +200,10 @@ def load_voice(ctx: SynthContext) -> dict[str, int]:
                  triggers=[Trigger.complaint.value], details={"severity": row["severity"]},
                  department_id=row["department_id"], opened_at=case.opened_at)
             for case_id, (complaint_id, row), case in zip(case_ids, owners, cases, strict=True)])
-        table = cast(Table, Complaint.__table__)
-        for case_id, (complaint_id, _row) in zip(case_ids, owners, strict=True):
-            db.connection().execute(table.update().where(table.c.id == complaint_id).values(case_id=case_id))
+        db.connection().execute(
+            COMPLAINTS.update().where(COMPLAINTS.c.id == bindparam("complaint")).values(case_id=bindparam("case")),
+            [{"complaint": complaint_id, "case": case_id} for case_id, (complaint_id, _row) in zip(case_ids, owners,
+                                                                                                  strict=True)])
     facilities = sorted(org.facilities.values())
     start = dt.datetime.combine(_start, dt.time(0), dt.UTC)
     span = (as_of - start).total_seconds()
