@@ -91,3 +91,24 @@ def test_abandoned_contacts_are_neither_first_contact_nor_repeat(db, actor, make
     _contact(db, actor, p, at=T0 + DAY, abandoned=True, case_id=_new_case(db, actor, p))
     r = fcr_report(db, as_of=AS_OF)  # the case with only an abandoned call has no first contact
     assert (r["cases"], r["resolved_first_contact"]) == (1, 1)
+
+
+def test_service_recovery_cases_the_desk_opened_are_not_counted_but_their_contacts_are_repeats(
+        db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """A case opened by the closed loop (a survey answer or a complaint) starts with the desk's call back: it is
+    not one the patient brought, so it counts neither way (before, it counted as not-FCR: outbound first). An
+    inbound contact on it still counts as a repeat of the patient's own case about the same reason."""
+    brought, surveyed = make_patient(), make_patient()
+    _contact(db, actor, brought, at=T0, reason="complaint", resolved=True)
+    recovery = service.open_case(db, actor, patient_id=surveyed.id, reason="complaint", source="survey",
+                                 route=False, schedule_sla=False).id
+    _contact(db, actor, surveyed, at=T0, reason="complaint", direction="outbound", resolved=True, case_id=recovery)
+    r = fcr_report(db, as_of=AS_OF)
+    assert (r["cases"], r["eligible"], r["resolved_first_contact"], r["fcr_rate"]) == (1, 1, 1, 1.0)
+
+    mine = service.open_case(db, actor, patient_id=brought.id, reason="complaint", source="complaint",
+                             route=False, schedule_sla=False).id
+    _contact(db, actor, brought, at=T0 + 2 * DAY, reason="complaint", case_id=mine)  # the patient calls again
+    r = fcr_report(db, as_of=AS_OF)
+    assert (r["cases"], r["resolved_first_contact"], r["fcr_rate"]) == (1, 0, 0.0)
+    assert [o.patient_id for o in repeat_cases(db, as_of=AS_OF)] == [brought.id]

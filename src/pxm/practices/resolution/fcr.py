@@ -8,6 +8,10 @@ end still counts). FCR rate = such cases / eligible cases; a case is eligible on
 contact is outbound are eligible and count as not resolved at first contact. A case is attributed to its
 first contact's day, agent, team, reason and channel. Abandoned contacts (the patient left the queue before
 anyone answered) are not interactions: they are neither a first contact nor a repeat.
+
+FCR measures the issues patients bring: a case the desk opened itself (``source`` survey or complaint, the
+closed loop's service recovery, whose first contact is the desk's call back) is not counted either way, so
+running the closed loop does not lower it. Its contacts still count as repeats of the patient's own cases.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pxm.platform.people.models import Staff
-from pxm.practices.resolution.models import Contact
+from pxm.practices.resolution.models import Case, CaseSource, Contact
 
 GROUPINGS = ("agent", "team", "reason", "channel", "day")
 BY_PATTERN = "^(" + "|".join(GROUPINGS) + ")$"
@@ -157,6 +161,19 @@ def select_outcomes(outcomes: list[CaseOutcome], *, start: dt.date | None, end: 
             and (end is None or o.started_at.astimezone(tz).date() <= end)]
 
 
+def _patients_cases(session: Session, outcomes: list[CaseOutcome]) -> list[CaseOutcome]:
+    """The outcomes of the cases patients brought (source contact), without those the desk opened itself."""
+    opened_by_desk = set(session.execute(select(Case.id).where(Case.source != CaseSource.contact.value)).scalars())
+    return [o for o in outcomes if o.case_id not in opened_by_desk]
+
+
+def _outcomes(session: Session, *, window_days: int, as_of: dt.datetime, start: dt.date | None,
+              end: dt.date | None, tz: ZoneInfo) -> list[CaseOutcome]:
+    return select_outcomes(_patients_cases(session, case_outcomes(load_contacts(session, until=as_of),
+                                                                  window_days=window_days, as_of=as_of)),
+                           start=start, end=end, tz=tz)
+
+
 def fcr_report(session: Session, *, window_days: int = 7, as_of: dt.datetime, start: dt.date | None = None,
                end: dt.date | None = None, by: str | None = None, tz: str = "UTC") -> dict[str, object]:
     """The FCR figures (JSON-ready): totals, and one row per group when ``by`` is given."""
@@ -165,8 +182,7 @@ def fcr_report(session: Session, *, window_days: int = 7, as_of: dt.datetime, st
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of: {', '.join(GROUPINGS)}")
     zone = ZoneInfo(tz)
-    outcomes = select_outcomes(case_outcomes(load_contacts(session, until=as_of), window_days=window_days,
-                                             as_of=as_of), start=start, end=end, tz=zone)
+    outcomes = _outcomes(session, window_days=window_days, as_of=as_of, start=start, end=end, tz=zone)
     report: dict[str, object] = {"window_days": window_days, "as_of": as_of.isoformat(),
                                  "from": start and start.isoformat(), "to": end and end.isoformat(),
                                  "contacts": sum(o.contacts for o in outcomes), **_counts(outcomes),
@@ -187,8 +203,7 @@ def repeat_cases(session: Session, *, window_days: int = 7, as_of: dt.datetime, 
                  tz: str = "UTC") -> list[CaseOutcome]:
     """The drill-down: cases counted not-FCR because of a repeat contact (optionally within one group)."""
     zone = ZoneInfo(tz)
-    outcomes = select_outcomes(case_outcomes(load_contacts(session, until=as_of), window_days=window_days,
-                                             as_of=as_of), start=start, end=end, tz=zone)
+    outcomes = _outcomes(session, window_days=window_days, as_of=as_of, start=start, end=end, tz=zone)
     hits = [o for o in outcomes if o.cause == "repeat"]
     if by is not None and key is not None:
         staff = staff_names(session)
