@@ -78,6 +78,21 @@ class DeskCase:
     assigned_at: dt.datetime | None = None
     resolve_note: str | None = None
 
+    def settle(self, cutoff: dt.datetime) -> None:
+        """Where the case stands at ``cutoff``, from its contacts: its SLA cycles, resolution and reopenings;
+        closed three days after it was resolved; in progress once an agent has handled a contact; else assigned
+        when routing gave it to someone, or new and nobody's."""
+        self.cycles = cycles_of(self.opened_at, self.contacts)
+        self.resolved_at, self.reopened = self.cycles[-1][1], len(self.cycles) - 1
+        if self.resolved_at is not None:
+            self.status = "closed" if cutoff - self.resolved_at > CLOSE_AFTER else "resolved"
+        elif any(c["agent_id"] for c in self.contacts):
+            self.status = "in_progress"
+        elif self.assigned_at is not None:
+            self.status = "assigned"
+        else:
+            self.status, self.agent = "new", None  # nobody has taken it (waiting, or the patient hung up)
+
 
 class _Maker:
     def __init__(self, rng: np.random.Generator, agents: list[int], as_of: dt.datetime) -> None:
@@ -235,14 +250,7 @@ def build_cases(rng: np.random.Generator, patient_ids: list[int], agents: list[i
         case.contacts = contacts
         if not contacts and not waiting:
             continue
-        case.cycles = cycles_of(case.opened_at, contacts)
-        case.resolved_at, case.reopened = case.cycles[-1][1], len(case.cycles) - 1
-        if case.resolved_at is None:
-            case.status = "in_progress" if any(c["agent_id"] for c in case.contacts) else "new"
-            if case.status == "new":
-                case.agent = None  # nobody has taken it (waiting, or the patient hung up): the live queue shows it
-        else:
-            case.status = "closed" if cutoff - case.resolved_at > CLOSE_AFTER else "resolved"
+        case.settle(cutoff)  # a case nobody has taken is new and unassigned: the live queue shows it
         kept.append(case)
     return kept
 

@@ -25,7 +25,7 @@ from pxm.practices.feedback.loop.service import REASON, TEAM, TRIGGER_LABELS, re
 from pxm.practices.feedback.models import Instrument, Response
 from pxm.practices.feedback.text.models import CommentAnalysis
 from pxm.practices.resolution.models import Channel
-from pxm.synth.contacts import CLOSE_AFTER, DeskCase, cycles_of, daytime, write_cases
+from pxm.synth.contacts import DeskCase, daytime, write_cases
 from pxm.synth.registry import SynthContext, register_step
 
 LINKS = cast(Table, RecoveryLink.__table__)
@@ -69,11 +69,8 @@ def _case(rng: np.random.Generator, response: Any, triggers: list[str], priority
         case.contacts.append(dict(channel="phone", direction="outbound", agent_id=agent, started_at=at,
                                   queued_at=None, answered_at=None, ended_at=end, abandoned=False, resolved=settled))
         if settled:
-            case.resolved_at = end
             break
-    case.status = ("closed" if case.resolved_at + CLOSE_AFTER <= as_of else "resolved") if case.resolved_at \
-        else "in_progress" if case.contacts else "assigned"
-    case.cycles = cycles_of(opened, case.contacts)
+    case.settle(as_of)
     return case
 
 

@@ -29,7 +29,7 @@ from pxm.practices.feedback.reviews.models import PublicReview, ReplyStatus
 from pxm.practices.feedback.text import phi_mask, sentiment, themes
 from pxm.practices.feedback.text.service import name_forms
 from pxm.synth.bulk import raw_table
-from pxm.synth.contacts import CLOSE_AFTER, DeskCase, cycles_of, daytime, write_cases
+from pxm.synth.contacts import DeskCase, daytime, write_cases
 from pxm.synth.feedback import comment_bank
 from pxm.synth.registry import SynthContext, register_step
 
@@ -111,12 +111,7 @@ def _complaint(rng: np.random.Generator, bank: dict[str, Any], enc: Any, lang: s
                                           queued_at=None, answered_at=None,
                                           ended_at=when + dt.timedelta(minutes=float(rng.lognormal(np.log(12), 0.4))),
                                           abandoned=False, resolved=settles))
-        if case.contacts and case.contacts[-1]["resolved"]:
-            case.resolved_at = case.contacts[-1]["ended_at"]
-            case.resolve_note = "Called the patient about the outcome; the outcome letter went out."
-        case.status = ("closed" if case.resolved_at + CLOSE_AFTER <= as_of else "resolved") if case.resolved_at \
-            else "in_progress" if case.contacts else "assigned"
-        case.cycles = cycles_of(case.opened_at, case.contacts)
+        case.resolve_note = "Called the patient about the outcome; the outcome letter went out."
     return row, text, case
 
 
@@ -190,6 +185,7 @@ def load_voice(ctx: SynthContext) -> dict[str, int]:
         case.agent = agent
         for c in case.contacts:
             c["agent_id"] = agent
+        case.settle(as_of)
         case.summary = f"Complaint #{complaint_id} ({row['category']}, {row['severity']}): service recovery."
         cases.append(case)
         owners.append((complaint_id, row))
