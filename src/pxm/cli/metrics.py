@@ -7,6 +7,7 @@ topbox) are added here by the feedback feature.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 import typer
@@ -23,6 +24,25 @@ ToOption = typer.Option(None, "--to", help="last day (YYYY-MM-DD) of the selecti
 AsOfOption = typer.Option(None, "--as-of", help="report as of this ISO time (default: now), for reproducible runs")
 ByOption = typer.Option(None, "--by", help="group by agent, team, reason, channel or day")
 WindowOption = typer.Option(7, "--window-days", min=1, max=365, help="repeat-contact window in days")
+
+
+class DeskFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+
+
+DeskFormatOption = typer.Option(DeskFormat.text, "--format",
+                                help="text for people, json for programs, csv for a spreadsheet (a row for all, "
+                                     "then one per group)")
+
+
+def _print_csv(report: dict[str, Any], columns: tuple[str, ...]) -> None:
+    from pxm.platform.spreadsheet import csv_text
+    from pxm.practices.resolution.exports import report_table
+
+    header, rows = report_table([(report, columns)])
+    print(csv_text(header, rows), end="")
 
 
 def _day(value: str | None, name: str) -> dt.date | None:
@@ -58,9 +78,10 @@ def _check_by(by: str | None) -> None:
 @app.command("fcr")
 def fcr_cmd(
     start: str = FromOption, end: str = ToOption, window_days: int = WindowOption, by: str = ByOption,
-    as_of: str = AsOfOption, fmt: OutputFormat = FormatOption,
+    as_of: str = AsOfOption, fmt: DeskFormat = DeskFormatOption,
 ) -> None:
     """First contact resolution: cases resolved in their first (inbound) contact with no repeat in the window."""
+    from pxm.practices.resolution.exports import FCR_COLUMNS
     from pxm.practices.resolution.fcr import fcr_report
 
     _check_by(by)
@@ -70,8 +91,11 @@ def fcr_cmd(
     with session_factory()() as s:
         report = fcr_report(s, window_days=window_days, as_of=when, start=d0, end=d1, by=by,
                             tz=get_settings().timezone)
-    if fmt == OutputFormat.json:
+    if fmt == DeskFormat.json:
         print_json(report)
+        return
+    if fmt == DeskFormat.csv:
+        _print_csv(report, FCR_COLUMNS)
         return
     console.print(f"FCR {_pct(report['fcr_rate'])}: {report['resolved_first_contact']} of {report['eligible']} "
                   f"eligible cases ({report['pending']} pending, window {window_days} days, "
@@ -90,9 +114,10 @@ def contacts_cmd(
     window_days: int = WindowOption,
     service_level_seconds: int = typer.Option(20, "--service-level-seconds", min=1, max=3600,
                                               help="answer-time target for service level"),
-    fmt: OutputFormat = FormatOption,
+    fmt: DeskFormat = DeskFormatOption,
 ) -> None:
     """AHT, ASA, abandonment, service level, repeat-contact rate and contacts per resolved case."""
+    from pxm.practices.resolution.exports import CONTACT_COLUMNS
     from pxm.practices.resolution.metrics import contacts_report
 
     _check_by(by)
@@ -100,8 +125,11 @@ def contacts_cmd(
         report = contacts_report(s, as_of=_as_of(as_of), start=_day(start, "--from"), end=_day(end, "--to"),
                                  by=by, window_days=window_days, service_level_seconds=service_level_seconds,
                                  tz=get_settings().timezone)
-    if fmt == OutputFormat.json:
+    if fmt == DeskFormat.json:
         print_json(report)
+        return
+    if fmt == DeskFormat.csv:
+        _print_csv(report, CONTACT_COLUMNS)
         return
     t = Table(by or "", "contacts", "AHT s", "ASA s", "abandon", f"SL {service_level_seconds}s", "repeat",
               "contacts/resolved case")

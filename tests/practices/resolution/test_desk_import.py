@@ -1,7 +1,10 @@
-"""CSV contact import: errors by line, all or nothing, idempotent re-import, --create-patients/--create-agents."""
+"""CSV contact import: errors by line, all or nothing, idempotent re-import, --create-patients/--create-agents; the
+CLI's metrics as JSON and CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from sqlalchemy import func, select
@@ -117,5 +120,14 @@ def test_cli_exit_codes_and_json(committed_db_url, key_dir, tmp_path, monkeypatc
         assert r.exit_code == 2
         r = runner.invoke(app, ["metrics", "contacts", "--as-of", "2025-04-01T00:00:00Z", "--format", "json"])
         assert r.exit_code == 0 and json.loads(r.stdout)["aht_seconds"] == 300.0
+        # the same figures for a spreadsheet: a row for everything, then one per group
+        r = runner.invoke(app, ["metrics", "fcr", "--as-of", "2025-04-01T00:00:00Z", "--by", "agent",
+                                "--format", "csv"])
+        assert r.exit_code == 0, r.output
+        assert r.stdout.splitlines() == ["agent,cases,eligible,resolved_first_contact,pending,fcr_rate",
+                                         "all,1,1,1,0,1.0", "ann,1,1,1,0,1.0"]
+        r = runner.invoke(app, ["metrics", "contacts", "--as-of", "2025-04-01T00:00:00Z", "--format", "csv"])
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        assert r.exit_code == 0 and [(x["group"], x["contacts"], x["aht_seconds"]) for x in rows] == [("all", "1", "300.0")]
     finally:
         get_settings.cache_clear()

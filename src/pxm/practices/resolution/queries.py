@@ -44,14 +44,21 @@ _PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 CASE_ORDERS = ("opened", "due")  # newest opened first; soonest resolution due first (the most overdue at the top)
 
 
+def ordered_cases(stmt: Select[Any], order: str = "opened") -> Select[Any]:
+    """``stmt`` (a ``case_query``) in one of ``CASE_ORDERS``."""
+    if order == "due":
+        return stmt.order_by(Case.resolution_due_at.is_(None), Case.resolution_due_at, Case.id)
+    return stmt.order_by(Case.opened_at.desc(), Case.id.desc())
+
+
 def list_cases(session: Session, params: PageParams, *, order: str = "opened", **filters: Any
                ) -> tuple[list[Case], int]:
-    stmt = case_query(**filters)
-    if order == "due":
-        stmt = stmt.order_by(Case.resolution_due_at.is_(None), Case.resolution_due_at, Case.id)
-    else:
-        stmt = stmt.order_by(Case.opened_at.desc(), Case.id.desc())
-    return paginate(session, stmt, params)
+    return paginate(session, ordered_cases(case_query(**filters), order), params)
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` selects."""
+    return int(session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one())
 
 
 def queue_for(session: Session, staff_id: int, limit: int = 200) -> list[Case]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,19 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pxm.operations.live.service import day_start
+from pxm.platform.audit import service as audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require, verify_csrf
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.config import Settings
 from pxm.platform.db.base import utcnow
+from pxm.platform.http.csv_download import csv_download
 from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff, StaffStatus
-from pxm.practices.resolution import fcr, metrics, queries, service
+from pxm.practices.resolution import exports, fcr, metrics, queries, service
 from pxm.practices.resolution.models import CaseStatus, Channel, Direction, Priority
-from pxm.web.pages import flash, render
+from pxm.web.pages import display_zone, flash, render
 
 router = APIRouter(prefix="/practices/resolution", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 CASES_READ = require(Permission.cases_read)
@@ -97,20 +100,29 @@ def _contact_choices(db: Session) -> dict[str, Any]:
 
 
 CASES_PAGE_SIZE = 50
+CASES_CSV_LIMIT = 100_000  # a download beyond this is a data extract, not a list: narrow the filter
 _BREACHED = {"": None, "yes": True, "no": False}
 
 
-@router.get("/cases", response_class=HTMLResponse)
-def cases_page(request: Request, status: str = "open", reason: str = "", priority: str = "", agent: str = "",
-               team: str = "", breached: str = "", order: str = "opened", offset: int = Query(0, ge=0), db: Session = DB,
-               actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
-    """Every case, filtered (status or open/all, reason, priority, agent or unassigned, team, SLA breached) and
-    paged, newest opened first or soonest due first: the supervisor's list beyond the workspace's newest 25."""
+@dataclass
+class _CaseFilter:
+    """The Cases page's filter, as the form sent it: what it selects, or what is wrong with it."""
+
+    form: dict[str, str]
+    errors: list[str]
+    where: dict[str, Any]
+
+    @property
+    def query(self) -> str:
+        return urlencode({k: v for k, v in self.form.items() if v})
+
+
+def _case_filter(db: Session, staff: dict[int, str], status: str, reason: str, priority: str, agent: str, team: str,
+                 breached: str, order: str) -> _CaseFilter:
     statuses = [s.value for s in CaseStatus]
-    reasons = service.reason_codes(db)
-    staff = _staff_names(db)
     errors: list[str] = []
-    for value, allowed, what in ((status, ["open", "all", *statuses], "status"), (reason, ["", *reasons], "reason"),
+    for value, allowed, what in ((status, ["open", "all", *statuses], "status"),
+                                 (reason, ["", *service.reason_codes(db)], "reason"),
                                  (priority, ["", *(p.value for p in Priority)], "priority"),
                                  (breached, list(_BREACHED), "breached"), (order, queries.CASE_ORDERS, "order")):
         if value not in allowed:
@@ -119,20 +131,51 @@ def cases_page(request: Request, status: str = "open", reason: str = "", priorit
         errors.append(f"Unknown agent {agent!r}: pick one from the list.")
     form = {"status": status, "reason": reason, "priority": priority, "agent": agent, "team": team.strip(),
             "breached": breached, "order": order}
+    where = {} if errors else {
+        "status": [status] if status in statuses else None, "open_only": status == "open", "reason": reason or None,
+        "priority": priority or None, "team": form["team"] or None,
+        "assigned_staff_id": int(agent) if agent.isdigit() else None, "unassigned": agent == "none",
+        "breached": _BREACHED[breached]}
+    return _CaseFilter(form, errors, where)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, status: str = "open", reason: str = "", priority: str = "", agent: str = "",
+               team: str = "", breached: str = "", order: str = "opened", offset: int = Query(0, ge=0), db: Session = DB,
+               actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
+    """Every case, filtered (status or open/all, reason, priority, agent or unassigned, team, SLA breached) and
+    paged, newest opened first or soonest due first: the supervisor's list beyond the workspace's newest 25."""
+    staff = _staff_names(db)
+    chosen = _case_filter(db, staff, status, reason, priority, agent, team, breached, order)
     params = PageParams(limit=CASES_PAGE_SIZE, offset=offset)
     rows: list[Any] = []
     total = 0
-    if not errors:
-        rows, total = queries.list_cases(
-            db, params, status=[status] if status in statuses else None, open_only=status == "open",
-            reason=reason or None, priority=priority or None, team=form["team"] or None,
-            assigned_staff_id=int(agent) if agent.isdigit() else None, unassigned=agent == "none",
-            breached=_BREACHED[breached], order=order)
+    if not chosen.errors:
+        rows, total = queries.list_cases(db, params, order=order, **chosen.where)
     return render(request, "resolution/cases.html", {
-        "page_title": "Cases", "cases": rows, "total": total, "params": params, "form": form, "errors": errors,
-        "query": urlencode({k: v for k, v in form.items() if v}), "statuses": statuses, "reasons": reasons,
-        "priorities": [p.value for p in Priority], "staff": staff,
-        "agents": sorted(staff.items(), key=lambda item: item[1])}, status=422 if errors else 200)
+        "page_title": "Cases", "cases": rows, "total": total, "params": params, "form": chosen.form,
+        "errors": chosen.errors, "query": chosen.query, "statuses": [s.value for s in CaseStatus],
+        "reasons": service.reason_codes(db), "priorities": [p.value for p in Priority], "staff": staff,
+        "agents": sorted(staff.items(), key=lambda item: item[1])}, status=422 if chosen.errors else 200)
+
+
+@router.get("/cases.csv")
+def cases_csv(request: Request, status: str = "open", reason: str = "", priority: str = "", agent: str = "",
+              team: str = "", breached: str = "", order: str = "opened", db: Session = DB,
+              settings: Settings = Depends(get_settings_dep), actor: Actor = Depends(CASES_READ)) -> Response:
+    """Every case the Cases page's filter selects (all pages), as a CSV download; the export is audited."""
+    staff = _staff_names(db)
+    chosen = _case_filter(db, staff, status, reason, priority, agent, team, breached, order)
+    if chosen.errors:
+        raise APIError(422, "invalid_filter", " ".join(chosen.errors))
+    stmt = queries.ordered_cases(queries.case_query(**chosen.where), order)
+    total = queries.count(db, stmt)
+    if total > CASES_CSV_LIMIT:
+        raise APIError(422, "too_many_rows", f"{total} cases match; a download holds at most {CASES_CSV_LIMIT}. "
+                                             "Narrow the filter (a status, a reason, an agent or a team).")
+    rows = list(exports.case_rows(db, stmt, staff, display_zone(settings.timezone)))
+    audit.record(db, actor, "cases.export", "case", None, details={"filter": chosen.form, "rows": len(rows)})
+    return csv_download(f"cases-{utcnow():%Y%m%d-%H%M}.csv", exports.CASE_HEADER, rows)
 
 
 def _feedback_for(db: Session, actor: Actor, patient_id: int) -> list[dict[str, Any]] | None:
@@ -266,14 +309,34 @@ def fcr_dashboard(request: Request, by: str = Query("agent", pattern=fcr.BY_PATT
                   window_days: int = Query(7, ge=1, le=365), db: Session = DB,
                   settings: Settings = Depends(get_settings_dep), actor: Actor = Depends(METRICS_READ)) -> HTMLResponse:
     d0, d1, error = _dates(start, end)
-    report = fcr.fcr_report(db, window_days=window_days, as_of=utcnow(), start=d0, end=d1, by=by,
-                            tz=settings.timezone)
-    ops = metrics.contacts_report(db, as_of=utcnow(), start=d0, end=d1, by=by, window_days=window_days,
-                                  tz=settings.timezone)
+    report, ops = _fcr_reports(db, settings, by, d0, d1, window_days)
     return render(request, "resolution/fcr.html", {
         "page_title": "First contact resolution", "report": report, "ops": ops, "by": by, "groupings": fcr.GROUPINGS,
         "start": start or "", "end": end or "", "window_days": window_days, "error": error,
-        "names": _agent_names(db, by)})
+        "names": _agent_names(db, by),
+        "csv_query": urlencode({"by": by, "from": start or "", "to": end or "", "window_days": window_days})})
+
+
+def _fcr_reports(db: Session, settings: Settings, by: str, d0: dt.date | None, d1: dt.date | None,
+                 window_days: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The FCR report and the contact-centre measures, grouped alike, as of now."""
+    now = utcnow()
+    return (fcr.fcr_report(db, window_days=window_days, as_of=now, start=d0, end=d1, by=by, tz=settings.timezone),
+            metrics.contacts_report(db, as_of=now, start=d0, end=d1, by=by, window_days=window_days,
+                                    tz=settings.timezone))
+
+
+@router.get("/fcr.csv")
+def fcr_csv(by: str = Query("agent", pattern=fcr.BY_PATTERN), start: str | None = Query(None, alias="from"),
+            end: str | None = Query(None, alias="to"), window_days: int = Query(7, ge=1, le=365), db: Session = DB,
+            settings: Settings = Depends(get_settings_dep), actor: Actor = Depends(METRICS_READ)) -> Response:
+    """The FCR page's two tables as one CSV download: a row for everything, then one per group."""
+    d0, d1, error = _dates(start, end)
+    if error:
+        raise APIError(422, "invalid_date", error)
+    report, ops = _fcr_reports(db, settings, by, d0, d1, window_days)
+    header, rows = exports.fcr_table(report, ops, _agent_names(db, by))
+    return csv_download(f"fcr-by-{by}-{utcnow():%Y%m%d}.csv", header, rows)
 
 
 @router.get("/fcr/repeats", response_class=HTMLResponse)
