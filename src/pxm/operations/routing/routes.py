@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from pxm.operations.routing import service
 from pxm.operations.routing.schemas import (
     AgentRead,
+    HandBackBody,
+    HandBackRead,
     ReassignBody,
     RoutingDecisionRead,
     RoutingSettingsRead,
@@ -39,6 +41,13 @@ def list_decisions(case_id: int | None = Query(None, gt=0), limit: int = Query(5
 def reassign(case_id: int, body: ReassignBody, db: Session = DB,
              actor: Actor = CasesAssign) -> RoutingDecisionRead:
     return RoutingDecisionRead.model_validate(service.reassign(db, actor, case_id, body.staff_id, note=body.note))
+
+
+@router.post("/agents/{staff_id}/hand-back", response_model=HandBackRead,
+             summary="Hand an agent's open cases back to routing (the agent is away; audited)")
+def hand_back(staff_id: int, body: HandBackBody | None = None, db: Session = DB,
+              actor: Actor = CasesAssign) -> HandBackRead:
+    return HandBackRead.model_validate(service.hand_back(db, actor, staff_id, note=body.note if body else None))
 
 
 @router.post("/sweep", summary="Re-evaluate the waiting cases now (the periodic sweep does this too)")

@@ -29,6 +29,26 @@ class ReassignBody(BaseModel):
     note: str | None = Field(None, max_length=300, description="why (kept with the decision)")
 
 
+class HandBackBody(BaseModel):
+    note: str | None = Field(None, max_length=300, description="why (kept with each decision)")
+
+
+class HandBackMove(BaseModel):
+    case_id: int
+    staff_id: int | None = Field(description="the agent who now has the case; null: back in the queue")
+    agent: str | None
+    explanation: str
+
+
+class HandBackRead(BaseModel):
+    staff_id: int
+    agent: str
+    cases: int = Field(description="open cases the agent had")
+    reassigned: int = Field(description="of them, now with another agent")
+    queued: int = Field(description="of them, back in the queue (nobody qualified now; the sweep routes them)")
+    moves: list[HandBackMove]
+
+
 class RoutingSettingsRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     step1_after_seconds: int

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -52,7 +52,7 @@ from pxm.platform.db.prebuilt import (
     insert_returning_id,
     next_id,
 )
-from pxm.platform.http.errors import APIError, BadRequest
+from pxm.platform.http.errors import APIError, BadRequest, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution import reference
@@ -447,9 +447,7 @@ def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = N
     cases = queued_cases(session, settings.sweep_batch)
     if not cases:
         return {"considered": 0, "assigned": 0, "waiting": 0}
-    languages = dict(session.execute(
-        select(Patient.id, Patient.preferred_language).where(Patient.id.in_({c.patient_id for c in cases}))
-    ).all())
+    languages = _languages(session, cases)
     pool = AgentPool(locked_snapshot(session, None)[0])
     router = Actor.system("routing", request_id=actor.request_id)
     assigned = 0
@@ -477,13 +475,23 @@ def reroute_queue(session: Session, actor: Actor, *, now: dt.datetime | None = N
     return {"considered": len(cases), "assigned": assigned, "waiting": waiting}
 
 
+def _languages(session: Session, cases: Sequence[Case]) -> dict[int, str]:
+    """The preferred language of each case's patient (one column: nothing of the patients' PHI is decrypted)."""
+    return {int(i): lang or "en" for i, lang in session.execute(
+        select(Patient.id, Patient.preferred_language).where(Patient.id.in_({c.patient_id for c in cases})))}
+
+
 # -- supervisor reassignment --------------------------------------------------------------------------
+def _require_assign(actor: Actor, what: str) -> None:
+    if not actor.can(Permission.cases_assign):
+        raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
+                                         f"{Permission.cases_assign.value} needed to {what}")
+
+
 def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, note: str | None = None
              ) -> RoutingDecision:
     """A supervisor moves a case to another agent (needs cases:assign; audited)."""
-    if not actor.can(Permission.cases_assign):
-        raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
-                                         f"{Permission.cases_assign.value} needed to reassign cases")
+    _require_assign(actor, "reassign cases")
     case = get_or_404(session, Case, case_id, "case")
     if case.status not in _OPEN:
         raise BadRequest(f"case {case_id} is {case.status}; only open cases can be reassigned")
@@ -506,6 +514,54 @@ def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, not
     return row
 
 
+def hand_back(session: Session, actor: Actor, staff_id: int, *, note: str | None = None,
+              now: dt.datetime | None = None) -> dict[str, Any]:
+    """A supervisor hands an agent's open cases back to routing (the agent went home ill, or is leaving).
+
+    Most urgent first, then oldest, each case goes to the best available agent other than them, as the queue
+    sweep would route it (skills, language, load; widened by how long the case has been open); one that nobody
+    qualifies for now goes back to the queue, unassigned, for the sweep. Every move is a routing decision that
+    names the agent it came from (``handback``, or ``queued`` when it waits), a case event and an audit event;
+    one more audit event (``staff.cases_handed_back``) counts them. The agent's own status is theirs to set."""
+    _require_assign(actor, "hand back an agent's cases")
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound("staff member", staff_id)
+    now = now or utcnow()
+    cases = list(session.execute(
+        select(Case).where(Case.assigned_staff_id == staff_id, Case.status.in_(_OPEN))
+        .order_by(_priority_order(), Case.opened_at, Case.id)).scalars())
+    whence = f"handed back from {staff.display_name} by {actor.name}"
+    if note and note.strip():
+        whence += f" ({note.strip()[:300]})"
+    moves: list[dict[str, Any]] = []
+    if cases:
+        languages = _languages(session, cases)
+        pool = AgentPool(a for a in locked_snapshot(session, None)[0] if a.staff_id != staff_id)
+        settings = knobs(session)
+        batch = Batch(session.connection())
+        for case in cases:
+            plan = plan_route(session, case, now=now, language=languages.get(case.patient_id, "en"), pool=pool)
+            decision = replace(plan.decision, explanation=f"{whence}; {plan.decision.explanation}")
+            if decision.staff_id is None:
+                resolution.unassign(session, actor, case, reason_text=decision.explanation)
+                _store(session, actor, case, decision, plan.req, "queued", previous_staff_id=staff_id)
+            else:
+                values = _decision_values(actor, case, decision, plan.req, "handback", previous_staff_id=staff_id)
+                batch.add(insert_into(_DECISIONS, values), values)
+                resolution.assign_chosen(batch, session, actor, case, decision.staff_id, plan.team,
+                                         reason_text=decision.explanation)
+            moves.append({"case_id": case.id, "staff_id": decision.staff_id, "agent": decision.agent_name,
+                          "explanation": decision.explanation})
+        batch.defer()
+        if any(m["staff_id"] is None for m in moves):
+            schedule_sweep(session, settings, now)
+    queued = sum(1 for m in moves if m["staff_id"] is None)
+    summary = {"staff_id": staff_id, "cases": len(moves), "reassigned": len(moves) - queued, "queued": queued}
+    audit.record(session, actor, "staff.cases_handed_back", "staff", staff_id, details=summary)
+    return {**summary, "agent": staff.display_name, "moves": moves}
+
+
 def decisions_for_case(session: Session, case_id: int) -> list[RoutingDecision]:
     return list(session.execute(
         select(RoutingDecision).where(RoutingDecision.case_id == case_id)
@@ -519,6 +575,6 @@ def recent_decisions(session: Session, limit: int = 50) -> list[RoutingDecision]
     ).scalars())
 
 
-__all__ = ["route_case", "plan_route", "record_plan", "locked_snapshot", "knobs", "reroute_queue", "reassign",
+__all__ = ["route_case", "plan_route", "record_plan", "locked_snapshot", "knobs", "reroute_queue", "reassign", "hand_back",
            "schedule_sweep", "load_agents", "open_loads", "get_routing_settings", "update_routing_settings",
            "decisions_for_case", "recent_decisions", "queued_cases"]

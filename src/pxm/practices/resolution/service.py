@@ -528,6 +528,20 @@ def assign_chosen(batch: Batch, session: Session, actor: Actor, case: Case, staf
                  details=_audit_details(previous, status, details))
 
 
+def unassign(session: Session, actor: Actor, case: Case, *, reason_text: str) -> None:
+    """Put an open case back in the queue, owned by nobody, for routing to give out again. A new, assigned or
+    in-progress case is ``new`` again; one waiting on the patient keeps waiting."""
+    previous = _assignable(case)
+    staff_id = case.assigned_staff_id
+    if staff_id is None:
+        raise Conflict(f"case {case.id} is not assigned to anyone")
+    status = previous if previous == CaseStatus.waiting_on_patient else CaseStatus.new.value
+    case.assigned_staff_id = None
+    case.status = status
+    _record(session, actor, case, "unassign", from_status=previous, to_status=status, note=reason_text,
+            details={"staff_id": staff_id})
+
+
 _S = Staff.__table__.c
 _STAFF_FACTS = select(_S.username, _S.active, _S.team).where(_S.id == bindparam("staff_id"))
 _STAFF_TEAM = select(_S.id, _S.team).where(_S.id == bindparam("staff_id"))

@@ -70,6 +70,26 @@ def reassign_form(request: Request, case_id: str = Form(""), staff_id: str = For
     return response
 
 
+@router.post(f"{PAGE}/hand-back", response_class=HTMLResponse)
+def hand_back_form(request: Request, staff_id: str = Form(""), note: str = Form(""), db: Session = DB,
+                   actor: Actor = Depends(require(Permission.cases_assign))) -> Any:
+    if not staff_id.strip().isdigit():
+        return _error(request, db, actor, "agent: pick the agent whose cases to hand back")
+    try:
+        done = service.hand_back(db, actor, int(staff_id), note=note or None)
+    except APIError as exc:
+        db.rollback()
+        return _error(request, db, actor, exc.message)
+    response = RedirectResponse(PAGE, status_code=303)
+    if done["cases"] == 0:
+        flash(request, response, f"{done['agent']} has no open cases to hand back.", "info")
+    else:
+        flash(request, response, f"{done['agent']}'s {done['cases']} open case{'s' if done['cases'] != 1 else ''} "
+                                 f"handed back: {done['reassigned']} to other agents, {done['queued']} waiting in the "
+                                 "queue.", "success")
+    return response
+
+
 @router.post(f"{PAGE}/settings", response_class=HTMLResponse)
 def settings_form(request: Request, step1_after_seconds: str = Form(""), step2_after_seconds: str = Form(""),
                   db: Session = DB, actor: Actor = Depends(require(Permission.cases_assign))) -> Any:
