@@ -22,7 +22,7 @@ app = typer.Typer(help="Service metrics (FCR, contact-centre measures, ...)", no
 FromOption = typer.Option(None, "--from", help="first day (YYYY-MM-DD) of the selection")
 ToOption = typer.Option(None, "--to", help="last day (YYYY-MM-DD) of the selection, inclusive")
 AsOfOption = typer.Option(None, "--as-of", help="report as of this ISO time (default: now), for reproducible runs")
-ByOption = typer.Option(None, "--by", help="group by agent, team, reason, channel or day")
+ByOption = typer.Option(None, "--by", help="group by agent, team, reason, channel, day, week (ISO) or month")
 WindowOption = typer.Option(7, "--window-days", min=1, max=365, help="repeat-contact window in days")
 
 

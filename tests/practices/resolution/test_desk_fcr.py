@@ -112,3 +112,21 @@ def test_service_recovery_cases_the_desk_opened_are_not_counted_but_their_contac
     r = fcr_report(db, as_of=AS_OF)
     assert (r["cases"], r["resolved_first_contact"], r["fcr_rate"]) == (1, 0, 0.0)
     assert [o.patient_id for o in repeat_cases(db, as_of=AS_OF)] == [brought.id]
+
+
+def test_by_week_and_month_in_the_desks_zone(db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """Weeks are ISO weeks (Monday to Sunday) and months calendar months, of the first contact's local day: a
+    call at 02:00 UTC on Monday 2025-12-29 is Sunday evening in Chicago, still week 52 of 2025; a call on
+    Thursday 2026-01-01 is in week 1 of 2026 and in January."""
+    p = make_patient()
+    sunday_night = dt.datetime(2025, 12, 29, 2, 0, tzinfo=dt.UTC)
+    new_year = dt.datetime(2026, 1, 1, 16, 0, tzinfo=dt.UTC)
+    _contact(db, actor, p, at=sunday_night, resolved=True, reason="billing")
+    _contact(db, actor, p, at=new_year, resolved=True, reason="referral")
+    as_of = new_year + 30 * DAY
+    weeks = fcr_report(db, as_of=as_of, by="week", tz="America/Chicago")["groups"]
+    assert [(g["key"], g["cases"]) for g in weeks] == [("2025-W52", 1), ("2026-W01", 1)]
+    # in UTC the first call is on Monday 29 December, which begins week 1 of 2026 (the week of its Thursday)
+    assert [(g["key"], g["cases"]) for g in fcr_report(db, as_of=as_of, by="week")["groups"]] == [("2026-W01", 2)]
+    months = fcr_report(db, as_of=as_of, by="month", tz="America/Chicago")["groups"]
+    assert [(g["key"], g["cases"], g["fcr_rate"]) for g in months] == [("2025-12", 1, 1.0), ("2026-01", 1, 1.0)]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.people.models import Staff
 from pxm.practices.resolution.models import Case, CaseSource, Contact
 
-GROUPINGS = ("agent", "team", "reason", "channel", "day")
+GROUPINGS = ("agent", "team", "reason", "channel", "day", "week", "month")
 BY_PATTERN = "^(" + "|".join(GROUPINGS) + ")$"
 
 
@@ -141,8 +141,12 @@ def group_key(by: str, *, agent_id: int | None, reason: str, channel: str, start
         return reason
     if by == "channel":
         return channel
-    if by == "day":
-        return started_at.astimezone(tz).date().isoformat()
+    if by in ("day", "week", "month"):
+        day = started_at.astimezone(tz).date()
+        if by == "week":  # ISO 8601 week (Monday to Sunday; its year is the Thursday's): 2026-W01 sorts after 2025-W52
+            year, week, _ = day.isocalendar()
+            return f"{year:04d}-W{week:02d}"
+        return day.isoformat() if by == "day" else f"{day.year:04d}-{day.month:02d}"
     raise ValueError(f"--by must be one of: {', '.join(GROUPINGS)}")
 
 
