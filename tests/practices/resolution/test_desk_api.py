@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 from tests.helpers.auth import token_headers
 from tests.helpers.batches import pipelines_sent
@@ -171,3 +173,31 @@ def test_the_cases_list_filters_the_queue_nobody_is_assigned_to(client, db, make
     assert [c["id"] for c in listed["items"]] == [waiting.id] and listed["total"] == 1
     both = client.get("/api/v1/cases", params={"unassigned": "true", "assigned_staff_id": ann.id}, headers=h)
     assert both.status_code == 422 and "not both" in both.json()["error"]["message"]
+
+
+def test_the_cases_list_orders_by_due_time_when_asked(client, db, make_patient) -> None:  # type: ignore[no-untyped-def]
+    """``order=due`` puts the soonest resolution due first (an urgent case opened later before a low one opened
+    earlier), as the Cases page does; the default is newest opened first; an unknown order is named."""
+    from pxm.platform.auth.actor import Actor
+
+    actor, p = Actor.system("test"), make_patient()
+    t0 = dt.datetime(2025, 3, 3, 14, 0, tzinfo=dt.UTC)
+    low = service.open_case(db, actor, patient_id=p.id, reason="billing", priority="low", route=False, opened_at=t0)
+    urgent = service.open_case(db, actor, patient_id=p.id, reason="billing", priority="urgent", route=False,
+                               opened_at=t0 + dt.timedelta(hours=1))
+    db.commit()
+    assert urgent.resolution_due_at < low.resolution_due_at
+    h = token_headers(db, "agent")
+
+    def ids(**params: str) -> list[int]:
+        r = client.get("/api/v1/cases", params={"patient_id": p.id, **params}, headers=h)
+        assert r.status_code == 200, r.text
+        return [c["id"] for c in r.json()["items"]]
+
+    assert ids() == [urgent.id, low.id] == ids(order="due")
+    later = service.open_case(db, actor, patient_id=p.id, reason="billing", priority="low", route=False,
+                              opened_at=t0 + dt.timedelta(hours=2))
+    db.commit()
+    assert ids() == [later.id, urgent.id, low.id] and ids(order="due") == [urgent.id, low.id, later.id]
+    bad = client.get("/api/v1/cases", params={"order": "oldest"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "query.order"

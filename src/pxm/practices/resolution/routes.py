@@ -100,12 +100,14 @@ def list_contacts(patient_id: int | None = Query(None, ge=1), case_id: int | Non
                 offset=params.offset)
 
 
-@router.get("/cases", response_model=Page[CaseRead], summary="List cases (filters, newest first)")
+@router.get("/cases", response_model=Page[CaseRead], summary="List cases (filters; newest opened or soonest due first)")
 def list_cases(status: list[CaseStatus] | None = Query(None), reason: str | None = Query(None, max_length=40),
                priority: Priority | None = None, assigned_staff_id: int | None = Query(None, ge=1),
                patient_id: int | None = Query(None, ge=1), team: str | None = Query(None, max_length=80),
                breached: bool | None = None,
                unassigned: bool = Query(False, description="only cases nobody is assigned to (the queue)"),
+               order: str = Query("opened", pattern="^(" + "|".join(queries.CASE_ORDERS) + ")$",
+                                  description="opened: newest opened first; due: soonest resolution due first"),
                params: PageParams = Depends(page_params),
                db: Session = DB, actor: Actor = CasesRead) -> Page[CaseRead]:
     if unassigned and assigned_staff_id is not None:
@@ -113,7 +115,7 @@ def list_cases(status: list[CaseStatus] | None = Query(None), reason: str | None
     rows, total = queries.list_cases(db, params, status=[s.value for s in status] if status else None,
                                      reason=reason, priority=priority.value if priority else None,
                                      assigned_staff_id=assigned_staff_id, patient_id=patient_id, team=team,
-                                     breached=breached, unassigned=unassigned)
+                                     breached=breached, unassigned=unassigned, order=order)
     return Page(items=[CaseRead.model_validate(r) for r in rows], total=total, limit=params.limit,
                 offset=params.offset)
 
