@@ -108,3 +108,23 @@ def test_hand_back_over_the_api_and_the_routing_page(client, db, make_agent, mak
     assert api.status_code == 200 and api.json()["cases"] == 0 and api.json()["agent"] == "Dana"
     bad = client.post("/operations/routing/hand-back", data={"staff_id": "", "csrf_token": headers["X-CSRF-Token"]})
     assert bad.status_code == 422 and "pick the agent" in bad.text
+
+
+def test_a_deactivated_agents_cases_can_be_handed_back_from_the_page(client, db, make_agent, make_patient,
+                                                                     open_case) -> None:  # type: ignore[no-untyped-def]
+    """Routing no longer sees a deactivated staff member, but their open cases are still theirs: the page offers
+    them for hand-back, and nobody else's cases move."""
+    dana, sofia, _, cases, _ = _dana_and_her_cases(db, make_agent, make_patient, open_case)
+    dana.active = False
+    db.commit()
+    headers = login(client, db, "cx_manager", "sup-page")
+    page = client.get("/operations/routing")
+    assert f'<option value="{dana.id}">Dana (deactivated, 3 open)</option>' in page.text
+    r = client.post("/operations/routing/hand-back", data={"staff_id": str(dana.id),
+                                                           "csrf_token": headers["X-CSRF-Token"]},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    db.expire_all()
+    assert db.get(Case, cases["urgent_es"].id).assigned_staff_id == sofia.id
+    assert "(deactivated," not in client.get("/operations/routing").text
+

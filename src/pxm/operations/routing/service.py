@@ -514,6 +514,16 @@ def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, not
     return row
 
 
+def deactivated_holders(session: Session) -> list[tuple[int, str, int]]:
+    """Deactivated staff members who still hold open cases (id, name, how many): routing no longer sees them,
+    so nobody works those cases until a supervisor hands them back."""
+    rows = session.execute(
+        select(Staff.id, Staff.display_name, func.count(Case.id)).join(Case, Case.assigned_staff_id == Staff.id)
+        .where(Staff.active.is_(False), Case.status.in_(_OPEN)).group_by(Staff.id, Staff.display_name)
+        .order_by(Staff.display_name))
+    return [(int(i), str(name), int(n)) for i, name, n in rows]
+
+
 def hand_back(session: Session, actor: Actor, staff_id: int, *, note: str | None = None,
               now: dt.datetime | None = None) -> dict[str, Any]:
     """A supervisor hands an agent's open cases back to routing (the agent went home ill, or is leaving).

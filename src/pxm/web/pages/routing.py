@@ -42,6 +42,7 @@ def _context(db: Session) -> dict[str, Any]:
                    "note": last[c.id].explanation if c.id in last else ""} for c in queue],
         "decisions": service.recent_decisions(db, 30),
         "agents": agents,
+        "deactivated_holders": service.deactivated_holders(db),
         "names": names,
         "settings": service.get_routing_settings(db),
     }
