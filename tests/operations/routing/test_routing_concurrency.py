@@ -67,3 +67,50 @@ def test_a_decision_that_finds_its_agent_filled_meanwhile_takes_the_next(committ
     first, second, ids = _race(committed_db_url, "RN", [_agent("long-idle", 30), _agent("short-idle", 1)])
     assert first == ids["long-idle"]
     assert second == ids["short-idle"]  # not queued, not over capacity: the next agent
+
+
+def test_two_agents_taking_one_case_at_once_one_gets_it(committed_db_url, key_dir) -> None:  # type: ignore[no-untyped-def]
+    """The first agent's take is not committed yet when the second's starts: the second waits for the routing lock
+    and then reads the case as the first left it, so it is told who has it instead of taking it too."""
+    from pxm.operations.routing import service as routing
+    from pxm.platform.http.errors import APIError
+
+    engine = make_engine(committed_db_url)
+    factory = make_session_factory(engine)
+    system = Actor.system("tests")
+    try:
+        with factory() as s:
+            pid = people.create_patient(s, system, PatientCreate(mrn="TK-1", given_name="Take", family_name="Twice")).id
+            ann, bo = _agent("take-ann", 5), _agent("take-bo", 5)
+            s.add_all([ann, bo])
+            s.flush()
+            case_id = resolution.open_case(s, system, patient_id=pid, reason="billing", route=False).id
+            s.commit()
+            ids = (ann.id, bo.id)
+        first = factory()
+        routing.take(first, Actor.for_user(1, "take-ann", "agent"), case_id, first.get(Staff, ids[0]))
+        outcome: dict[str, str] = {}
+
+        def second() -> None:
+            with factory() as s2:
+                try:
+                    routing.take(s2, Actor.for_user(2, "take-bo", "agent"), case_id, s2.get(Staff, ids[1]))
+                    s2.commit()
+                    outcome["second"] = "took it"
+                except APIError as exc:
+                    outcome["second"] = exc.message
+
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.5)  # the second take is waiting for the lock (PostgreSQL) or the writer (SQLite) meanwhile
+        first.commit()
+        other.join(60)
+        first.close()
+        assert not other.is_alive()
+        with factory() as s:
+            from pxm.practices.resolution.models import Case
+
+            assert s.get(Case, case_id).assigned_staff_id == ids[0]
+    finally:
+        engine.dispose()
+    assert outcome["second"] == f"case {case_id} is already assigned to take-ann; a supervisor can reassign it"

@@ -15,7 +15,8 @@ class RoutingDecision(Base):
     """Why a case went to an agent (or why it still waits).
 
     ``kind``: ``auto`` (when the case was opened), ``sweep`` (the queue sweep), ``reassign`` (a supervisor),
-    ``handback`` (a supervisor handed the previous agent's open cases back to routing), ``queued`` (nobody
+    ``handback`` (a supervisor handed the previous agent's open cases back to routing), ``take`` (an agent took
+    the case from the queue), ``queued`` (nobody
     qualified; the explanation says what was searched and when the search widens).
     """
 

@@ -21,10 +21,12 @@ from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.http.deps import DB
-from pxm.platform.http.errors import BadRequest
+from pxm.platform.http.errors import BadRequest, Conflict
+from pxm.platform.people import service as people
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 CasesRead = Depends(require(Permission.cases_read))
+CasesWrite = Depends(require(Permission.cases_write))
 CasesAssign = Depends(require(Permission.cases_assign))
 
 
@@ -41,6 +43,16 @@ def list_decisions(case_id: int | None = Query(None, gt=0), limit: int = Query(5
 def reassign(case_id: int, body: ReassignBody, db: Session = DB,
              actor: Actor = CasesAssign) -> RoutingDecisionRead:
     return RoutingDecisionRead.model_validate(service.reassign(db, actor, case_id, body.staff_id, note=body.note))
+
+
+@router.post("/cases/{case_id}/take", response_model=RoutingDecisionRead,
+             summary="Take a waiting case yourself (an agent pulls it from the queue; audited)")
+def take(case_id: int, db: Session = DB, actor: Actor = CasesWrite) -> RoutingDecisionRead:
+    staff = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    if staff is None:
+        raise Conflict("you have no staff profile to take cases with: an administrator links your sign-in to one "
+                       "(user_id on the staff record)")
+    return RoutingDecisionRead.model_validate(service.take(db, actor, case_id, staff))
 
 
 @router.post("/agents/{staff_id}/hand-back", response_model=HandBackRead,

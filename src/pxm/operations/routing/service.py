@@ -52,7 +52,7 @@ from pxm.platform.db.prebuilt import (
     insert_returning_id,
     next_id,
 )
-from pxm.platform.http.errors import APIError, BadRequest, NotFound
+from pxm.platform.http.errors import APIError, BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution import reference
@@ -514,6 +514,45 @@ def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, not
     return row
 
 
+def _lock_routing(session: Session) -> None:
+    """Take the routing lock for this transaction (PostgreSQL; ``_needs_lock``), alone, without a snapshot."""
+    if _needs_lock(session):
+        session.flush()
+        _LOCK.rows(session.connection(), {"key": ROUTING_LOCK_KEY})
+        session.info[_LOCKED] = session.get_transaction()
+
+
+def take(session: Session, actor: Actor, case_id: int, staff: Staff) -> RoutingDecision:
+    """An agent takes a case waiting in the queue (pulls it) instead of waiting for routing to give it out.
+
+    Only a case nobody owns: a supervisor reassigns the others. The routing lock is taken first, so the sweep,
+    or another agent taking the same case, cannot give it out at the same moment; the case is read again
+    under it. The case becomes ``staff``'s as a routing assignment would (status, team, an ``assign`` event and
+    its audit event), and a ``take`` decision row says who took it."""
+    if not actor.can(Permission.cases_write):
+        raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
+                                         f"{Permission.cases_write.value} needed to take a case")
+    if not staff.active:
+        raise BadRequest(f"{staff.display_name} is not an active staff member")
+    _lock_routing(session)
+    case = get_or_404(session, Case, case_id, "case")
+    session.refresh(case)  # as the last committed change left it, now that the lock is held
+    if case.status not in _OPEN:
+        raise Conflict(f"case {case_id} is {case.status}; only open cases can be taken")
+    if case.assigned_staff_id == staff.id:
+        raise Conflict(f"case {case_id} is already yours")
+    if case.assigned_staff_id is not None:
+        owner = session.get(Staff, case.assigned_staff_id)
+        raise Conflict(f"case {case_id} is already assigned to {owner.display_name if owner else 'someone'}; "
+                       "a supervisor can reassign it")
+    text = f"taken from the queue by {staff.display_name}"
+    decision = Decision(staff_id=staff.id, agent_name=staff.display_name, step=0, max_step=0, candidates=1,
+                        explanation=text, basis="agent")
+    row = _store(session, actor, case, decision, requirements_of(session, case), "take")
+    resolution.assign(session, actor, case.id, staff.id, reason_text=text)
+    return row
+
+
 def deactivated_holders(session: Session) -> list[tuple[int, str, int]]:
     """Deactivated staff members who still hold open cases (id, name, how many): routing no longer sees them,
     so nobody works those cases until a supervisor hands them back."""
@@ -585,6 +624,6 @@ def recent_decisions(session: Session, limit: int = 50) -> list[RoutingDecision]
     ).scalars())
 
 
-__all__ = ["route_case", "plan_route", "record_plan", "locked_snapshot", "knobs", "reroute_queue", "reassign", "hand_back",
+__all__ = ["route_case", "plan_route", "record_plan", "locked_snapshot", "knobs", "reroute_queue", "reassign", "hand_back", "take",
            "schedule_sweep", "load_agents", "open_loads", "get_routing_settings", "update_routing_settings",
            "decisions_for_case", "recent_decisions", "queued_cases"]

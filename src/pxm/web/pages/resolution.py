@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pxm.operations.live.service import day_start
+from pxm.operations.routing import service as routing
 from pxm.platform.audit import service as audit
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.deps import require, verify_csrf
@@ -223,6 +224,18 @@ def _after(request: Request, db: Session, case_id: int, action: Callable[[], Any
         return response
     flash(request, response, done, "success")
     return response
+
+
+@router.post("/cases/{case_id}/take")
+def post_take(case_id: int, request: Request, db: Session = DB, actor: Actor = Depends(CASES_WRITE)) -> Response:
+    def take() -> None:
+        me = _me(db, actor)
+        if me is None:
+            raise APIError(409, "no_staff_profile", "Your sign-in is not linked to a staff profile, so cases cannot "
+                                                    "be yours: ask an administrator to link it.")
+        routing.take(db, actor, case_id, me)
+
+    return _after(request, db, case_id, take, "The case is yours.")
 
 
 @router.post("/cases/{case_id}/notes")
