@@ -43,6 +43,7 @@ NAV: tuple[NavSection, ...] = (
         NavItem("Loyalty", "/practices/loyalty", Permission.patients_read),
         NavItem("First contact resolution", "/practices/resolution", Permission.cases_read, ready=True),
         NavItem("Cases", "/practices/resolution/cases", Permission.cases_read, ready=True),
+        NavItem("Escalations", "/practices/resolution/escalations", Permission.cases_read, ready=True),
         NavItem("Service desk settings", "/practices/resolution/settings", Permission.cases_read, ready=True),
     )),
     # The customer-operations building blocks of the source article.

@@ -50,9 +50,11 @@ def include_all(app: FastAPI) -> None:
 
     app.include_router(desk_settings_routes.router)
     from pxm.web.pages import desk_settings as desk_settings_pages
+    from pxm.web.pages import escalations as escalation_pages
     from pxm.web.pages import resolution as resolution_pages
 
     app.include_router(resolution_pages.router)
+    app.include_router(escalation_pages.router)
     app.include_router(desk_settings_pages.router)
     from pxm.operations.live import routes as live_routes
     from pxm.web.pages import live as live_pages

@@ -7,6 +7,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from pxm.platform.people.models import Staff
 from pxm.practices.resolution.fcr import fcr_report, load_contacts
 from pxm.practices.resolution.metrics import contacts_report
 from pxm.synth.run import generate
@@ -80,8 +81,11 @@ def test_demo_case_histories_follow_the_lifecycle(session_factory, db) -> None: 
     for case_id, contact_id in db.execute(select(Contact.case_id, Contact.id)):
         contacts.setdefault(case_id, set()).add(contact_id)
     escalations: dict[int, list[int]] = {}
+    by_id: dict[int, Escalation] = {}
     for e in db.execute(select(Escalation).order_by(Escalation.escalated_at)).scalars():
         escalations.setdefault(e.case_id, []).append(e.id)
+        by_id[e.id] = e
+    usernames = dict(db.execute(select(Staff.id, Staff.username)).tuples().all())
     kinds: Counter[str] = Counter()
     for case in db.execute(select(Case)).scalars():
         history = events[case.id]
@@ -106,9 +110,18 @@ def test_demo_case_histories_follow_the_lifecycle(session_factory, db) -> None: 
         assert assigned == ([case.assigned_staff_id] if case.status != "new" else []), case.id
         escalated = [e.details["escalation_id"] for e in history if e.kind == "escalation"]
         assert escalated == escalations.get(case.id, []), case.id
+        # each acknowledged escalation has its event, at the time on its row, by the supervisor it names
+        acks = {e.details["escalation_id"]: e for e in history if e.kind == "acknowledge"}
+        assert set(acks) == {i for i in escalated if by_id[i].acknowledged_at is not None}, case.id
+        for i, ack in acks.items():
+            assert ack.at == by_id[i].acknowledged_at > by_id[i].escalated_at and ack.note, case.id
+            assert ack.actor == f"user:{usernames[by_id[i].supervisor_staff_id]}", case.id
         if case.status == "closed":
             assert [e.at for e in history if e.to_status is not None][-1] == case.closed_at, case.id
-    assert kinds["reopen"] > 0 and kinds["escalation"] > 0 and kinds["assign"] > 0
+    assert kinds["reopen"] > 0 and kinds["escalation"] > 0 and kinds["assign"] > 0 and kinds["acknowledge"] > 0
+    # any escalation still waiting is from the last hours before the year's end: the supervisors saw the rest
+    end = dt.datetime.combine(AS_OF, dt.time(0), dt.UTC)
+    assert all(e.escalated_at > end - dt.timedelta(hours=7) for e in by_id.values() if e.acknowledged_at is None)
 
 
 def test_demo_cases_keep_their_facility_hours(session_factory, db) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""JSON API of the service desk under /api/v1: contacts, cases, FCR and contact-centre metrics."""
+"""JSON API of the service desk under /api/v1: contacts, cases, escalations, FCR and contact-centre metrics."""
 
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ from pxm.platform.http.idempotency import (
     run_idempotent,
 )
 from pxm.platform.http.pagination import Page, PageParams, page_params
-from pxm.practices.resolution import fcr, metrics, queries, service
+from pxm.practices.resolution import escalations, fcr, metrics, queries, service
 from pxm.practices.resolution.models import CaseStatus, Contact, Priority
 from pxm.practices.resolution.schemas import (
+    AcknowledgeBody,
     CaseDetail,
     CaseEventRead,
     CaseRead,
@@ -36,6 +37,7 @@ from pxm.practices.resolution.schemas import (
     CaseUpdate,
     ContactCreate,
     ContactRead,
+    EscalationRead,
     NoteCreate,
 )
 
@@ -155,6 +157,27 @@ def add_note(case_id: int, body: NoteCreate, request: Request, db: Session = DB,
              actor: Actor = CasesWrite, key: str | None = Depends(idempotency_key)) -> JSONResponse:
     return run_idempotent(db, actor, request, key, body,
                           lambda: CaseEventRead.model_validate(service.add_note(db, actor, case_id, body.text)))
+
+
+@router.get("/escalations", response_model=Page[EscalationRead],
+            summary="SLA escalations, newest first (by default those not yet acknowledged)")
+def list_escalations(state: str = Query("open", pattern="^(open|acknowledged|all)$",
+                                       description="open: not yet acknowledged; acknowledged; all"),
+                     supervisor_staff_id: int | None = Query(None, ge=1),
+                     params: PageParams = Depends(page_params), db: Session = DB,
+                     actor: Actor = CasesRead) -> Page[EscalationRead]:
+    rows, total = escalations.list_escalations(db, params, acknowledged=escalations.STATES[state],
+                                               supervisor_staff_id=supervisor_staff_id)
+    return Page(items=[EscalationRead.model_validate(e) for e, _ in rows], total=total, limit=params.limit,
+                offset=params.offset)
+
+
+@router.post("/escalations/{escalation_id}/acknowledge", response_model=EscalationRead,
+             summary="A supervisor acknowledges an SLA escalation (audited; the note goes in the case's history)")
+def acknowledge_escalation(escalation_id: int, body: AcknowledgeBody | None = None, db: Session = DB,
+                           actor: Actor = Depends(require(Permission.cases_assign))) -> EscalationRead:
+    return EscalationRead.model_validate(
+        escalations.acknowledge(db, actor, escalation_id, note=body.note if body else None))
 
 
 def _as_of(value: dt.datetime | None) -> dt.datetime:

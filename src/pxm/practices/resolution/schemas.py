@@ -118,3 +118,22 @@ class CaseTransition(BaseModel):
 class NoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     text: str = Field(min_length=1, max_length=4000)
+
+
+class EscalationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    case_id: int
+    target: str = Field(description="first_response or resolution: the SLA target the case missed")
+    cycle: int = Field(description="0 for the case's first resolution cycle, 1 after its first reopening, ...")
+    due_at: dt.datetime
+    escalated_at: dt.datetime
+    previous_priority: str
+    new_priority: str
+    supervisor_staff_id: int | None
+    acknowledged_at: dt.datetime | None
+
+
+class AcknowledgeBody(BaseModel):
+    note: str | None = Field(None, max_length=500, description="what was done (kept in the case's history)")
+
