@@ -8,8 +8,9 @@ within the week (half reopen the case, half open a new one); unresolved cases ge
 resolved. Follow-ups and repeats happen in the day's hours (07:00-20:00 local). Phone and chat contacts
 queue, and a patient whose patience runs out abandons and calls back. FCR lands around 65-80% and varies by
 agent and reason. Each case gets the history (``case_events``) the desk would write for its contacts, and
-its SLA escalations cycle by cycle, each acknowledged by the supervisor it names within hours (those from
-the last hours before the end still wait). Written with SQLAlchemy Core in bulk.
+its SLA escalations cycle by cycle, each acknowledged by the supervisor it names within hours of their working
+day (those from the last hours before the end, or from the evening before, still wait). Written with SQLAlchemy
+Core in bulk.
 """
 
 from __future__ import annotations
@@ -301,10 +302,19 @@ ACK_NOTES = ("called the patient back", "reassigned to a colleague with room", "
 
 
 def _acknowledged(escalated_at: dt.datetime) -> dt.datetime:
-    """When the named supervisor acknowledged an escalation: 20 minutes to about 6 hours later. Derived from the
-    time itself, not drawn, so that adding it left every other draw of the demo as it was; one escalated less
-    than that before the end of the year is still waiting."""
-    return escalated_at + dt.timedelta(minutes=20 + (escalated_at.minute * 61 + escalated_at.second * 7) % 340)
+    """When the named supervisor acknowledged an escalation: 20 minutes to about 6 hours into their working
+    day (weekdays from 08:00, Chicago time), so that one from the evening or the weekend waits for the next
+    morning. Derived from the time itself, not drawn, so that adding it left every other draw of the demo as
+    it was; one not yet due at the end of the year is still waiting."""
+    local = escalated_at.astimezone(TZ)
+    if local.weekday() >= 5 or local.hour >= 17:  # the supervisors have gone home: the next weekday morning
+        local = (local + dt.timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    elif local.hour < 8:
+        local = local.replace(hour=8, minute=0, second=0, microsecond=0)
+    while local.weekday() >= 5:
+        local += dt.timedelta(days=1)
+    delay = 20 + (escalated_at.minute * 61 + escalated_at.second * 7) % 340
+    return (local + dt.timedelta(minutes=delay)).astimezone(dt.UTC)
 
 
 def _insert_returning_ids(db: Any, table: Table, rows: list[dict[str, Any]]) -> list[int]:
