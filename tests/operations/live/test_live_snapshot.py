@@ -81,6 +81,23 @@ def test_snapshot_numbers(db, make_agent, make_patient, open_case):
     assert [h["hour"] for h in t["trend"]] == [f"2026-03-18T{h:02d}:00Z" for h in range(0, 16)]
     assert t["trend"][14]["contacts"] == 2 and t["trend"][15]["abandoned"] == 1
 
+    # escalations nobody has acknowledged: c2's breach, once the SLA check escalates it; acknowledging it moves
+    # the figure (and the version, so the page is pushed the change)
+    from pxm.platform.auth.actor import Actor
+    from pxm.practices.resolution import escalations
+    from pxm.practices.resolution.models import Escalation
+
+    assert s["sla"]["escalations_waiting"] == 0
+    esc = Escalation(case_id=c2.id, target="first_response", cycle=0, due_at=c2.first_response_due_at,
+                     escalated_at=NOW, previous_priority="normal", new_priority="high")
+    db.add(esc)
+    db.flush()
+    escalated = snapshot(db, now=NOW)
+    assert escalated["sla"]["escalations_waiting"] == 1 and escalated["version"] != s["version"]
+    escalations.acknowledge(db, Actor.for_user(1, "sup", "cx_manager"), esc.id)
+    db.flush()
+    assert snapshot(db, now=NOW)["sla"]["escalations_waiting"] == 0
+
     # the version ignores the clock but moves with the data
     later = snapshot(db, now=NOW + dt.timedelta(seconds=3))
     assert later["version"] == s["version"]

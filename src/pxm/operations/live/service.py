@@ -30,7 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from pxm.platform.db.base import utcnow
 from pxm.platform.people.models import Staff, StaffStatus
-from pxm.practices.resolution.models import OPEN_STATUSES, PRIORITY_ORDER, Case, Contact
+from pxm.practices.resolution.models import OPEN_STATUSES, PRIORITY_ORDER, Case, Contact, Escalation
 
 AT_RISK_MINUTES = 30
 AT_RISK_LIST = 10
@@ -125,8 +125,11 @@ def _sla(session: Session, now: dt.datetime, horizon_minutes: int) -> dict[str, 
                       "due_at": due.isoformat(), "assigned": staff_id is not None,
                       "minutes_left": int((due - now).total_seconds() // 60)})
     items.sort(key=lambda i: i["due_at"])
+    # escalations no supervisor has acknowledged yet (the Escalations page lists them)
+    waiting = session.execute(select(func.count()).select_from(Escalation)
+                              .where(Escalation.acknowledged_at.is_(None))).scalar_one()
     return {"horizon_minutes": horizon_minutes, "at_risk": at_risk, "breached": breached,
-            "items": [i for i in items if i["minutes_left"] >= 0][:AT_RISK_LIST]}
+            "escalations_waiting": int(waiting), "items": [i for i in items if i["minutes_left"] >= 0][:AT_RISK_LIST]}
 
 
 def _agents(session: Session) -> dict[str, Any]:

@@ -82,6 +82,7 @@
     tick();
     setText("live-at-risk", s.sla.at_risk);
     setText("live-breached", s.sla.breached);
+    setText("live-escalations", s.sla.escalations_waiting);
     Object.keys(s.agents.by_status).forEach(function (k) { setText("live-agents-" + k, s.agents.by_status[k]); });
     var t = s.today;
     setText("live-fcr", pct(t.fcr_rate)); setText("live-aht", dur(t.aht_seconds)); setText("live-asa", secs(t.asa_seconds));
