@@ -102,3 +102,22 @@ def test_the_escalations_page_and_api(client, db, actor, make_patient, make_agen
     assert client.get("/api/v1/escalations", headers=token_headers(db, "agent")).json()["total"] == 0
     assert client.get("/api/v1/escalations", params={"state": "late"},
                       headers=token_headers(db, "agent")).status_code == 422
+
+
+def test_a_supervisor_acknowledges_from_the_case_page(client, db, actor, make_patient, make_agent) -> None:  # type: ignore[no-untyped-def]
+    make_agent("esc-case-sup", team="front", job_role="supervisor")
+    case, esc = _breached(db, actor, make_patient(), "front")
+    db.commit()
+    url = f"/practices/resolution/cases/{case.id}"
+    login(client, db, "agent")
+    seen_by_agent = client.get(url).text
+    assert "Escalation waiting" in seen_by_agent and "/acknowledge" not in seen_by_agent  # agents cannot
+    headers = login(client, db, "cx_manager")
+    page = client.get(url).text
+    assert "Resolution target missed" in page and f'action="/practices/resolution/escalations/{esc.id}/acknowledge"' in page
+    r = client.post(f"/practices/resolution/escalations/{esc.id}/acknowledge",
+                    data={"note": "called back", "back": url, "csrf_token": headers["X-CSRF-Token"]},
+                    follow_redirects=False)
+    assert r.headers["location"] == url
+    after = client.get(url).text
+    assert "Escalation waiting" not in after and "called back" in after

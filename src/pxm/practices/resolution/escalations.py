@@ -45,6 +45,13 @@ def list_escalations(session: Session, params: PageParams, **filters: Any) -> tu
     return [(e, c) for e, c in rows], int(total)
 
 
+def waiting_for_case(session: Session, case_id: int) -> list[Escalation]:
+    """The case's escalations no supervisor has acknowledged yet, oldest first."""
+    return list(session.execute(select(Escalation).where(Escalation.case_id == case_id,
+                                                         Escalation.acknowledged_at.is_(None))
+                                .order_by(Escalation.escalated_at, Escalation.id)).scalars())
+
+
 def named_supervisors(session: Session) -> list[int]:
     """The staff ids escalations have named, for the page's choice of supervisor."""
     return [int(i) for (i,) in session.execute(select(Escalation.supervisor_staff_id).distinct())

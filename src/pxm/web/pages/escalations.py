@@ -21,6 +21,7 @@ from pxm.practices.resolution import escalations
 from pxm.web.pages import flash, render
 
 PAGE = "/practices/resolution/escalations"
+CASE_PAGES = "/practices/resolution/cases/"
 PAGE_SIZE = 50
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -52,8 +53,8 @@ def escalations_page(request: Request, state: str = Query("open", pattern="^(ope
 @router.post(PAGE + "/{escalation_id}/acknowledge")
 def acknowledge_form(escalation_id: int, request: Request, note: str = Form(""), back: str = Form(""),
                      db: Session = DB, actor: Actor = Depends(require(Permission.cases_assign))) -> Response:
-    # back to the list as it was filtered (only this page's own address is followed)
-    target = back if back.startswith(PAGE) and "//" not in back else PAGE
+    # back to the list as it was filtered, or to the case page it was sent from (only those are followed)
+    target = back if back.startswith((PAGE, CASE_PAGES)) and "//" not in back else PAGE
     response = RedirectResponse(target, status_code=303)
     try:
         with db.begin_nested():

@@ -34,7 +34,7 @@ from pxm.platform.http.errors import APIError
 from pxm.platform.http.pagination import PageParams
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff, StaffStatus
-from pxm.practices.resolution import exports, fcr, metrics, queries, service
+from pxm.practices.resolution import escalations, exports, fcr, metrics, queries, service
 from pxm.practices.resolution.models import CaseStatus, Channel, Direction, Priority
 from pxm.web.pages import display_zone, flash, render
 
@@ -210,6 +210,7 @@ def case_page(case_id: int, request: Request, db: Session = DB,
         "previous_cases": [c for c in previous_cases if c.id != case.id],
         "previous_contacts": [c for c in previous_contacts if c.case_id != case.id],
         "staff": _staff_names(db), "me": me, "statuses": service.next_statuses(case.status), **_contact_choices(db),
+        "escalations": escalations.waiting_for_case(db, case.id), "can_ack": actor.can(Permission.cases_assign),
         "can_write": actor.can(Permission.cases_write), "can_log": actor.can(Permission.contacts_write)})
 
 
