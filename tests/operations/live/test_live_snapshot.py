@@ -178,11 +178,15 @@ def test_overview_leads_with_the_service_desk_for_who_may_watch_it(client, db, m
     late = open_case(make_patient(), "billing")
     late.first_response_due_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     open_case(make_patient(), "referral")
+    from pxm.practices.resolution.tasks import check_sla
+
+    assert check_sla(db, late.id, "first_response", 0)["outcome"] == "escalated"  # as the SLA job would
     db.commit()
     login(client, db, "cx_manager", "sup-overview")
     page = client.get("/").text
     assert re.search(r'id="desk-open"><h3>Open cases</h3><p class="stat">2</p>\s*<p class="hint">2 waiting', page)
     assert re.search(r'id="desk-breached"><h3>Past their SLA</h3><p class="stat">1</p>', page)
+    assert '<a href="/practices/resolution/escalations">1 escalation to acknowledge</a>' in page
     assert 'href="/operations/live"' in page
     login(client, db, "agent", "agent-overview")
     assert "Service desk now" not in client.get("/").text

@@ -275,12 +275,16 @@ def test_desk_pages_read_times_in_the_desks_zone(client, db, actor, make_patient
         client.app.state.settings = settings
 
 
-def test_an_agent_sets_their_own_status_from_the_workspace(client, db, actor) -> None:  # type: ignore[no-untyped-def]
+def test_an_agent_sets_their_own_status_from_the_workspace(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]
     """Routing gives new cases only to available agents: the agent says when they are away and back, on the
-    workspace, without the API; an unknown status is refused with the list."""
+    workspace, without the API; an unknown status is refused with the list. Away with open cases, the agent is
+    told they wait, and who can hand them on."""
     from pxm.platform.people.models import Staff
 
     _headers, me = _agent_login(client, db, actor, "stan")
+    held = service.open_case(db, actor, patient_id=make_patient().id, reason="billing", route=False)
+    service.assign(db, actor, held.id, me.id, reason_text="test")
+    db.commit()
     page = client.get("/practices/resolution")
     assert 'id="status-h">Your status' in page.text and '<option value="away">' in page.text
     r = client.post("/practices/resolution/status", data={"status": "away", "csrf_token": _csrf(page.text)})
@@ -288,11 +292,14 @@ def test_an_agent_sets_their_own_status_from_the_workspace(client, db, actor) ->
     db.expire_all()
     assert db.get(Staff, me.id).status == "away"
     assert "Away since" in r.text
+    assert "You are away with 1 open case:" in r.text and "hand them back to routing" in r.text
     r = client.post("/practices/resolution/status", data={"status": "lunch", "csrf_token": _csrf(page.text)})
     assert "status: use one of available, busy, away, offline" in r.text
     db.expire_all()
     assert db.get(Staff, me.id).status == "away"
     assert client.post("/practices/resolution/status", data={"status": "available"}).status_code == 403  # CSRF
+    back = client.post("/practices/resolution/status", data={"status": "available", "csrf_token": _csrf(page.text)})
+    assert "Your status is now available." in back.text and 'id="away-with-cases"' not in back.text
 
 
 def test_the_workspace_shows_the_agents_day(client, db, actor, make_patient) -> None:  # type: ignore[no-untyped-def]

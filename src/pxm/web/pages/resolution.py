@@ -63,7 +63,7 @@ def _agent_names(db: Session, by: str | None) -> dict[str, str]:
 def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
     me = _me(db, actor)
     mine = queries.queue_for(db, me.id) if me is not None else []
-    unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), status=["new"])
+    unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), unassigned=True, open_only=True)
     breached, _ = queries.list_cases(db, PageParams(limit=25, offset=0), breached=True, open_only=True)
     can_take = actor.can(Permission.contacts_write) and actor.can(Permission.patients_read)
     zone = request.app.state.settings.timezone
