@@ -577,6 +577,9 @@ def hand_back(session: Session, actor: Actor, staff_id: int, *, note: str | None
     if staff is None:
         raise NotFound("staff member", staff_id)
     now = now or utcnow()
+    # the routing lock (with the agents) first: the cases are then read as the last commit left them, so a case
+    # the agent resolved, or the sweep moved, a moment ago is not handed on
+    agents = locked_snapshot(session, None)[0]
     cases = list(session.execute(
         select(Case).where(Case.assigned_staff_id == staff_id, Case.status.in_(_OPEN))
         .order_by(_priority_order(), Case.opened_at, Case.id)).scalars())
@@ -586,7 +589,7 @@ def hand_back(session: Session, actor: Actor, staff_id: int, *, note: str | None
     moves: list[dict[str, Any]] = []
     if cases:
         languages = _languages(session, cases)
-        pool = AgentPool(a for a in locked_snapshot(session, None)[0] if a.staff_id != staff_id)
+        pool = AgentPool(a for a in agents if a.staff_id != staff_id)
         settings = knobs(session)
         batch = Batch(session.connection())
         for case in cases:
