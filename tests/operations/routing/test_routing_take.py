@@ -81,3 +81,21 @@ def test_take_from_the_case_page_and_the_api(client, db, make_agent, make_patien
     assert ok.json()["kind"] == "take" and ok.json()["staff_id"] == other.id
     again = client.post(url, headers=api_headers)
     assert again.status_code == 409 and "already yours" in again.json()["error"]["message"]
+
+
+def test_an_agent_takes_a_case_from_the_workspace_list(client, db, make_agent, make_patient, open_case) -> None:  # type: ignore[no-untyped-def]
+    waiting = open_case(make_patient(), route=False)
+    db.commit()
+    headers = login(client, db, "agent", "take-list")
+    assert "Take<span" not in client.get("/practices/resolution").text  # no staff profile: nothing to take with
+    me = make_agent("List Agent")
+    me.user_id = db.execute(select(User.id).where(User.username == "take-list")).scalar_one()
+    db.commit()
+    page = client.get("/practices/resolution").text
+    form = f'action="/practices/resolution/cases/{waiting.id}/take"'
+    assert form in page
+    r = client.post(f"/practices/resolution/cases/{waiting.id}/take", data={"csrf_token": headers["X-CSRF-Token"]})
+    assert r.url.path == f"/practices/resolution/cases/{waiting.id}" and "The case is yours." in r.text
+    after = client.get("/practices/resolution").text
+    assert form not in after and f'href="/practices/resolution/cases/{waiting.id}"' in after  # now in My queue
+

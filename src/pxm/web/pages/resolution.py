@@ -71,7 +71,8 @@ def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_R
     return render(request, "resolution/workspace.html", {"today": today,
         "page_title": "Service desk", "me": me, "mine": mine, "unassigned": unassigned, "breached": breached,
         "staff": _staff_names(db), "now": utcnow(), "can_metrics": actor.can(Permission.metrics_read),
-        "can_take": can_take, "staff_statuses": [st.value for st in StaffStatus],
+        "can_take": can_take, "can_write": actor.can(Permission.cases_write),
+        "staff_statuses": [st.value for st in StaffStatus],
         **(_contact_choices(db) if can_take else {})})
 
 
