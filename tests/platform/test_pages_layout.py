@@ -145,3 +145,21 @@ def test_unknown_page_gets_html_404(client, db):
     r = client.get("/no/such/page", headers=HTML)
     assert r.status_code == 404 and "Page not found" in r.text and "<main" in r.text
 
+
+
+def test_the_pager_keeps_the_filter_and_the_page_size() -> None:
+    """The links under every paged list (cases, escalations, audit events, users): only when there is more than
+    a page, each way only where there is something, the list's filter kept, the page size when asked."""
+    from pxm.platform.http.pagination import PageParams
+    from pxm.web.pages import templates
+
+    pager = templates.env.get_template("_pager.html").module.pager  # type: ignore[attr-defined]
+    links = lambda html: re.findall(r'<a href="([^"]*)">(\w+)</a>', str(html))  # noqa: E731
+    assert links(pager(PageParams(limit=50, offset=0), 50, "cases", "status=open")) == []
+    assert links(pager(PageParams(limit=50, offset=0), 120, "cases", "status=open")) == [
+        ("?status=open&amp;offset=50", "Older")]
+    assert links(pager(PageParams(limit=50, offset=100), 120, "cases", "status=open")) == [
+        ("?status=open&amp;offset=50", "Newer")]
+    assert links(pager(PageParams(limit=20, offset=20), 60, "users", earlier="Previous", later="Next",
+                       with_limit=True)) == [("?offset=0&amp;limit=20", "Previous"), ("?offset=40&amp;limit=20", "Next")]
+    assert 'aria-label="Pages of users"' in str(pager(PageParams(limit=20, offset=0), 60, "users"))
