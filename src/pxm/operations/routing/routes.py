@@ -48,7 +48,7 @@ def reassign(case_id: int, body: ReassignBody, db: Session = DB,
 @router.post("/cases/{case_id}/take", response_model=RoutingDecisionRead,
              summary="Take a waiting case yourself (an agent pulls it from the queue; audited)")
 def take(case_id: int, db: Session = DB, actor: Actor = CasesWrite) -> RoutingDecisionRead:
-    staff = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    staff = people.staff_of(db, actor)
     if staff is None:
         raise Conflict("you have no staff profile to take cases with: an administrator links your sign-in to one "
                        "(user_id on the staff record)")

@@ -136,6 +136,11 @@ def get_staff_by_user(session: Session, user_id: int) -> Staff | None:
     return session.execute(select(Staff).where(Staff.user_id == user_id)).scalar_one_or_none()
 
 
+def staff_of(session: Session, actor: Actor) -> Staff | None:
+    """The signed-in user's staff profile: None for a user not linked to one, or an actor with no user."""
+    return get_staff_by_user(session, actor.user_id) if actor.user_id is not None else None
+
+
 def list_staff(
     session: Session, params: PageParams | None = None, *, org_unit_id: int | None = None,
     job_role: str | None = None, status: str | None = None, active: bool | None = True,

@@ -32,6 +32,7 @@ from pxm.platform.people.org import (  # noqa: F401  (re-exported)
     list_org_units,
     list_staff,
     set_staff_status,
+    staff_of,
     update_org_unit,
     update_staff,
 )

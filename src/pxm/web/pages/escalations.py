@@ -32,7 +32,7 @@ def escalations_page(request: Request, state: str = Query("open", pattern="^(ope
                      actor: Actor = Depends(require(Permission.cases_read))) -> HTMLResponse:
     """Newest first. ``supervisor``: a staff id, or "" for everyone's; a supervisor opening the page without
     choosing sees their own."""
-    me = people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
+    me = people.staff_of(db, actor)
     staff = {int(i): n for i, n in db.execute(select(Staff.id, Staff.display_name))}
     if "supervisor" not in request.query_params and me is not None and me.job_role == "supervisor":
         supervisor = str(me.id)

@@ -45,11 +45,6 @@ CONTACTS_WRITE = require(Permission.contacts_write)
 METRICS_READ = require(Permission.metrics_read)
 
 
-def _me(db: Session, actor: Actor) -> Staff | None:
-    """The signed-in user's staff profile (None for a user not linked to one, or a token)."""
-    return people.get_staff_by_user(db, actor.user_id) if actor.user_id is not None else None
-
-
 def _staff_names(db: Session) -> dict[int, str]:
     return {int(i): n for i, n in db.execute(select(Staff.id, Staff.display_name))}
 
@@ -61,7 +56,7 @@ def _agent_names(db: Session, by: str | None) -> dict[str, str]:
 
 @router.get("", response_class=HTMLResponse)
 def workspace(request: Request, db: Session = DB, actor: Actor = Depends(CASES_READ)) -> HTMLResponse:
-    me = _me(db, actor)
+    me = people.staff_of(db, actor)
     mine = queries.queue_for(db, me.id) if me is not None else []
     unassigned, _ = queries.list_cases(db, PageParams(limit=25, offset=0), unassigned=True, open_only=True)
     breached, _ = queries.list_cases(db, PageParams(limit=25, offset=0), breached=True, open_only=True)
@@ -81,7 +76,7 @@ def post_status(request: Request, status: str = Form(""), db: Session = DB,
                 actor: Actor = Depends(CASES_READ)) -> Response:
     """The signed-in agent sets their own availability (routing gives new cases only to available agents)."""
     back = RedirectResponse("/practices/resolution", status_code=303)
-    me = _me(db, actor)
+    me = people.staff_of(db, actor)
     if me is None:
         flash(request, back, "Your sign-in is not linked to a staff profile, so it has no status to set.", "error")
         return back
@@ -204,7 +199,7 @@ def case_page(case_id: int, request: Request, db: Session = DB,
         feedback = _feedback_for(db, actor, case.patient_id)
     previous_cases, _ = queries.list_cases(db, PageParams(limit=20, offset=0), patient_id=case.patient_id)
     previous_contacts, _ = queries.list_contacts(db, PageParams(limit=20, offset=0), patient_id=case.patient_id)
-    me = _me(db, actor)
+    me = people.staff_of(db, actor)
     return render(request, "resolution/case.html", {
         "page_title": f"Case {case.id}", "case": case, "events": events, "contacts": contacts, "patient": patient,
         "encounters": encounters, "feedback": feedback,
@@ -231,7 +226,7 @@ def _after(request: Request, db: Session, case_id: int, action: Callable[[], Any
 @router.post("/cases/{case_id}/take")
 def post_take(case_id: int, request: Request, db: Session = DB, actor: Actor = Depends(CASES_WRITE)) -> Response:
     def take() -> None:
-        me = _me(db, actor)
+        me = people.staff_of(db, actor)
         if me is None:
             raise APIError(409, "no_staff_profile", "Your sign-in is not linked to a staff profile, so cases cannot "
                                                     "be yours: ask an administrator to link it.")
@@ -262,7 +257,7 @@ def post_contact(case_id: int, request: Request, channel: str = Form(""), direct
                  actor: Actor = Depends(CONTACTS_WRITE)) -> Response:
     def log() -> None:
         case = service.get_case(db, case_id)
-        me = _me(db, actor)
+        me = people.staff_of(db, actor)
         end = utcnow()
         service.log_contact(db, actor, patient_id=case.patient_id, channel=channel, direction=direction,
                             reason=case.reason, started_at=end - dt.timedelta(minutes=minutes), ended_at=end,
@@ -291,7 +286,7 @@ def post_new_contact(request: Request, mrn: str = Form(""), reason: str = Form("
         flash(request, back, problem or "No patient has the MRN you entered. Check it, or register the patient "
               "first.", "error")
         return back  # the lookup's audit event is kept (the session commits)
-    me = _me(db, actor)
+    me = people.staff_of(db, actor)
     end = utcnow()
     try:
         with db.begin_nested():
