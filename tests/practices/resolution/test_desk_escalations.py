@@ -59,6 +59,16 @@ def test_escalations_wait_until_a_supervisor_acknowledges_them(db, actor, make_p
     assert [e.id for e, _ in escalations.list_escalations(db, PageParams(), acknowledged=True)[0]] == [front.id]
 
 
+def test_a_supervisor_with_no_escalations_sees_their_own_empty_list(client, db, actor, make_agent) -> None:  # type: ignore[no-untyped-def]
+    cy = make_agent("esc-none-cy", team="side", job_role="supervisor")
+    login(client, db, "cx_manager", "esc-none-cy")
+    cy.user_id = db.execute(select(User.id).where(User.username == "esc-none-cy")).scalar_one()
+    db.commit()
+    page = client.get("/practices/resolution/escalations").text
+    assert f'<option value="{cy.id}" selected>{cy.display_name}</option>' in page
+    assert "No escalation is waiting for acknowledgement." in page
+
+
 def test_the_escalations_page_and_api(client, db, actor, make_patient, make_agent) -> None:  # type: ignore[no-untyped-def]
     ada = make_agent("esc-page-ada", team="front", job_role="supervisor")
     make_agent("esc-page-bea", team="back", job_role="supervisor")

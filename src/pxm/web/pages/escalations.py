@@ -42,7 +42,9 @@ def escalations_page(request: Request, state: str = Query("open", pattern="^(ope
     params = PageParams(limit=PAGE_SIZE, offset=offset)
     rows, total = escalations.list_escalations(db, params, acknowledged=escalations.STATES[state],
                                                supervisor_staff_id=int(supervisor) if supervisor else None)
-    named = sorted(escalations.named_supervisors(db), key=lambda i: staff.get(i, ""))
+    # the supervisors escalations have named, and the one chosen (a supervisor with none yet sees themselves)
+    chosen = {int(supervisor)} if supervisor else set()
+    named = sorted(set(escalations.named_supervisors(db)) | chosen, key=lambda i: staff.get(i, ""))
     return render(request, "resolution/escalations.html", {
         "page_title": "Escalations", "rows": rows, "total": total, "params": params, "state": state,
         "supervisor": supervisor, "supervisors": [(i, staff.get(i, f"staff #{i}")) for i in named], "staff": staff,
