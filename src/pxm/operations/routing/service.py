@@ -52,7 +52,7 @@ from pxm.platform.db.prebuilt import (
     insert_returning_id,
     next_id,
 )
-from pxm.platform.http.errors import APIError, BadRequest, Conflict, NotFound
+from pxm.platform.http.errors import BadRequest, Conflict, NotFound
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.people.models import Patient, Staff
 from pxm.practices.resolution import reference
@@ -482,16 +482,10 @@ def _languages(session: Session, cases: Sequence[Case]) -> dict[int, str]:
 
 
 # -- supervisor reassignment --------------------------------------------------------------------------
-def _require_assign(actor: Actor, what: str) -> None:
-    if not actor.can(Permission.cases_assign):
-        raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
-                                         f"{Permission.cases_assign.value} needed to {what}")
-
-
 def reassign(session: Session, actor: Actor, case_id: int, staff_id: int, *, note: str | None = None
              ) -> RoutingDecision:
     """A supervisor moves a case to another agent (needs cases:assign; audited)."""
-    _require_assign(actor, "reassign cases")
+    actor.ensure(Permission.cases_assign, "reassign cases")
     case = get_or_404(session, Case, case_id, "case")
     if case.status not in _OPEN:
         raise BadRequest(f"case {case_id} is {case.status}; only open cases can be reassigned")
@@ -529,9 +523,7 @@ def take(session: Session, actor: Actor, case_id: int, staff: Staff) -> RoutingD
     or another agent taking the same case, cannot give it out at the same moment; the case is read again
     under it. The case becomes ``staff``'s as a routing assignment would (status, team, an ``assign`` event and
     its audit event), and a ``take`` decision row says who took it."""
-    if not actor.can(Permission.cases_write):
-        raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
-                                         f"{Permission.cases_write.value} needed to take a case")
+    actor.ensure(Permission.cases_write, "take a case")
     if not staff.active:
         raise BadRequest(f"{staff.display_name} is not an active staff member")
     _lock_routing(session)
@@ -572,7 +564,7 @@ def hand_back(session: Session, actor: Actor, staff_id: int, *, note: str | None
     qualifies for now goes back to the queue, unassigned, for the sweep. Every move is a routing decision that
     names the agent it came from (``handback``, or ``queued`` when it waits), a case event and an audit event;
     one more audit event (``staff.cases_handed_back``) counts them. The agent's own status is theirs to set."""
-    _require_assign(actor, "hand back an agent's cases")
+    actor.ensure(Permission.cases_assign, "hand back an agent's cases")
     staff = session.get(Staff, staff_id)
     if staff is None:
         raise NotFound("staff member", staff_id)

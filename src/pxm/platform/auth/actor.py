@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pxm.platform.auth.permissions import Permission, permissions_for
+from pxm.platform.http.errors import APIError
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,11 @@ class Actor:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+    def ensure(self, permission: Permission, to: str) -> None:
+        """Refuse (403, naming the role and the permission) unless this actor has ``permission``, needed "to"
+        do what ``to`` says: for a service function that checks beyond the route's own gate."""
+        if not self.can(permission):
+            raise APIError(403, "forbidden", f"your role ({self.role}) lacks the permission {permission.value} "
+                                             f"needed to {to}")
+

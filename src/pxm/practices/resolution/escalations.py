@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from pxm.platform.auth.actor import Actor
 from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
-from pxm.platform.http.errors import APIError, Conflict
+from pxm.platform.http.errors import Conflict
 from pxm.platform.http.lookup import get_or_404
 from pxm.platform.http.pagination import PageParams
 from pxm.practices.resolution.models import Case, Escalation
@@ -60,9 +60,7 @@ def named_supervisors(session: Session) -> list[int]:
 
 def acknowledge(session: Session, actor: Actor, escalation_id: int, *, note: str | None = None) -> Escalation:
     """A supervisor has seen the breach and acted on it (needs cases:assign)."""
-    if not actor.can(Permission.cases_assign):
-        raise APIError(403, "forbidden", f"your role ({actor.role}) lacks the permission "
-                                         f"{Permission.cases_assign.value} needed to acknowledge escalations")
+    actor.ensure(Permission.cases_assign, "acknowledge escalations")
     esc = get_or_404(session, Escalation, escalation_id, "escalation")
     if esc.acknowledged_at is not None:
         raise Conflict(f"escalation {escalation_id} was acknowledged already, at {esc.acknowledged_at:%Y-%m-%d %H:%M} UTC")
