@@ -31,7 +31,12 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+def count_rows(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
+    """How many rows ``stmt`` selects (its order dropped)."""
+    return int(session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one())
+
+
 def paginate(session: Session, stmt: Select[Any], params: PageParams) -> tuple[list[Any], int]:
-    total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    total = count_rows(session, stmt)
     rows = session.execute(stmt.limit(params.limit).offset(params.offset)).scalars().all()
-    return list(rows), int(total)
+    return list(rows), total

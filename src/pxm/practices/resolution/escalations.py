@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from pxm.platform.auth.actor import Actor
@@ -18,7 +18,7 @@ from pxm.platform.auth.permissions import Permission
 from pxm.platform.db.base import utcnow
 from pxm.platform.http.errors import Conflict
 from pxm.platform.http.lookup import get_or_404
-from pxm.platform.http.pagination import PageParams
+from pxm.platform.http.pagination import PageParams, count_rows
 from pxm.practices.resolution.models import Case, Escalation
 from pxm.practices.resolution.service import _record
 
@@ -40,9 +40,9 @@ def escalation_query(*, acknowledged: bool | None = False,
 
 def list_escalations(session: Session, params: PageParams, **filters: Any) -> tuple[list[tuple[Escalation, Case]], int]:
     stmt = escalation_query(**filters)
-    total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    total = count_rows(session, stmt)
     rows = session.execute(stmt.limit(params.limit).offset(params.offset)).tuples().all()
-    return [(e, c) for e, c in rows], int(total)
+    return [(e, c) for e, c in rows], total
 
 
 def waiting_for_case(session: Session, case_id: int) -> list[Escalation]:

@@ -56,11 +56,6 @@ def list_cases(session: Session, params: PageParams, *, order: str = "opened", *
     return paginate(session, ordered_cases(case_query(**filters), order), params)
 
 
-def count(session: Session, stmt: Select[Any]) -> int:
-    """How many rows ``stmt`` selects."""
-    return int(session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one())
-
-
 def queue_for(session: Session, staff_id: int, limit: int = 200) -> list[Case]:
     """An agent's open cases, most urgent first, then the earliest resolution due time."""
     rows = session.execute(case_query(assigned_staff_id=staff_id, open_only=True).limit(limit)).scalars().all()

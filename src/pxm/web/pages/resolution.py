@@ -31,7 +31,7 @@ from pxm.platform.db.base import utcnow
 from pxm.platform.http.csv_download import csv_download
 from pxm.platform.http.deps import DB, get_settings_dep
 from pxm.platform.http.errors import APIError
-from pxm.platform.http.pagination import PageParams
+from pxm.platform.http.pagination import PageParams, count_rows
 from pxm.platform.people import service as people
 from pxm.platform.people.models import Staff, StaffStatus
 from pxm.practices.resolution import escalations, exports, fcr, metrics, queries, service
@@ -166,7 +166,7 @@ def cases_csv(request: Request, status: str = "open", reason: str = "", priority
     if chosen.errors:
         raise APIError(422, "invalid_filter", " ".join(chosen.errors))
     stmt = queries.ordered_cases(queries.case_query(**chosen.where), order)
-    total = queries.count(db, stmt)
+    total = count_rows(db, stmt)
     if total > CASES_CSV_LIMIT:
         raise APIError(422, "too_many_rows", f"{total} cases match; a download holds at most {CASES_CSV_LIMIT}. "
                                              "Narrow the filter (a status, a reason, an agent or a team).")
