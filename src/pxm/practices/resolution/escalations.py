@@ -23,6 +23,7 @@ from pxm.practices.resolution.models import Case, Escalation
 from pxm.practices.resolution.service import _record
 
 STATES: dict[str, bool | None] = {"open": False, "acknowledged": True, "all": None}  # as ``acknowledged``
+STATE_PATTERN = "^(" + "|".join(STATES) + ")$"  # a ``state`` query parameter
 
 
 def escalation_query(*, acknowledged: bool | None = False,

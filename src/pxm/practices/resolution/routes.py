@@ -161,7 +161,7 @@ def add_note(case_id: int, body: NoteCreate, request: Request, db: Session = DB,
 
 @router.get("/escalations", response_model=Page[EscalationRead],
             summary="SLA escalations, newest first (by default those not yet acknowledged)")
-def list_escalations(state: str = Query("open", pattern="^(open|acknowledged|all)$",
+def list_escalations(state: str = Query("open", pattern=escalations.STATE_PATTERN,
                                        description="open: not yet acknowledged; acknowledged; all"),
                      supervisor_staff_id: int | None = Query(None, ge=1),
                      params: PageParams = Depends(page_params), db: Session = DB,

@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.get(PAGE, response_class=HTMLResponse)
-def escalations_page(request: Request, state: str = Query("open", pattern="^(open|acknowledged|all)$"),
+def escalations_page(request: Request, state: str = Query("open", pattern=escalations.STATE_PATTERN),
                      supervisor: str = Query("", max_length=12), offset: int = Query(0, ge=0), db: Session = DB,
                      actor: Actor = Depends(require(Permission.cases_read))) -> HTMLResponse:
     """Newest first. ``supervisor``: a staff id, or "" for everyone's; a supervisor opening the page without
